@@ -1,0 +1,285 @@
+//! Diagnostics: what is wrong with a system file, where, and what would be accepted.
+//!
+//! Written for the person who wrote the XML, in the manner of compiler diagnostics:
+//!
+//! ```text
+//! error: priority 300 is out of range
+//!   --> system.xml:4:42
+//!    |
+//!  4 |     <protection_domain name="ping" priority="300">
+//!    |                                              ^^^ in <protection_domain>
+//!    = help: priority is an integer from 0 to 254
+//! ```
+//!
+//! Positions are byte ranges into the source; rendering turns them into 1-based lines and
+//! columns (columns count characters, not bytes).
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One finding about a system file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    /// Byte range of the offending text in the source, if it has one.
+    pub span: Option<Range<usize>>,
+    /// The XML element the finding is about.
+    pub element: Option<String>,
+    /// What would be accepted instead.
+    pub help: Option<String>,
+    /// Further context, such as where a clashing definition is.
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            span: None,
+            element: None,
+            help: None,
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message) }
+    }
+
+    pub fn at(mut self, span: Range<usize>) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    pub fn on(mut self, element: &str) -> Self {
+        self.element = Some(element.to_string());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let offset = floor_char_boundary(source, offset.min(source.len()));
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = source[line_start..offset].chars().count() + 1;
+    (line, col)
+}
+
+/// Byte offset of a 1-based line and character column, clamped to the source.
+pub fn offset_of(source: &str, line: usize, col: usize) -> usize {
+    let mut start = 0;
+    for _ in 1..line {
+        match source[start..].find('\n') {
+            Some(i) => start += i + 1,
+            None => return source.len(),
+        }
+    }
+    let rest = &source[start..];
+    let line_len = rest.find('\n').unwrap_or(rest.len());
+    let within = rest[..line_len].char_indices().nth(col.saturating_sub(1)).map_or(line_len, |(i, _)| i);
+    start + within
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// All diagnostics about one file, with the source needed to show them.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The file name as the user gave it.
+    pub file: String,
+    pub source: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    pub fn new(file: impl Into<String>, source: impl Into<String>) -> Self {
+        Report { file: file.into(), source: source.into(), diagnostics: Vec::new() }
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.diagnostics.len() - self.error_count()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.error_count() > 0
+    }
+
+    /// Sort by position so that output reads top to bottom; spanless findings come last.
+    pub fn sort(&mut self) {
+        self.diagnostics.sort_by_key(|d| (d.span.as_ref().map_or(usize::MAX, |s| s.start), d.severity));
+    }
+
+    /// `file:line:col` of a diagnostic, or just the file.
+    pub fn location(&self, d: &Diagnostic) -> String {
+        match &d.span {
+            Some(span) => {
+                let (line, col) = line_col(&self.source, span.start);
+                format!("{}:{}:{}", self.file, line, col)
+            }
+            None => self.file.clone(),
+        }
+    }
+
+    /// Render every diagnostic and a summary line. `color` adds ANSI colours.
+    pub fn render(&self, color: bool) -> String {
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            out.push_str(&self.render_one(d, color));
+            out.push('\n');
+        }
+        let (e, w) = (self.error_count(), self.warning_count());
+        if e > 0 {
+            let _ = writeln!(
+                out,
+                "{}: {} is not a valid system: {} error{}{}",
+                paint(color, RED_BOLD, "error"),
+                self.file,
+                e,
+                plural(e),
+                if w > 0 { format!(", {} warning{}", w, plural(w)) } else { String::new() }
+            );
+        }
+        out
+    }
+
+    /// Render one diagnostic with the offending source line.
+    pub fn render_one(&self, d: &Diagnostic, color: bool) -> String {
+        let mut out = String::new();
+        let (label, style) = match d.severity {
+            Severity::Error => ("error", RED_BOLD),
+            Severity::Warning => ("warning", YELLOW_BOLD),
+        };
+        let _ = writeln!(out, "{}: {}", paint(color, style, label), paint(color, BOLD, &d.message));
+        let gutter_style = BLUE_BOLD;
+        match &d.span {
+            Some(span) => {
+                let (line, col) = line_col(&self.source, span.start);
+                let width = line.to_string().len();
+                let pad = " ".repeat(width);
+                let _ = writeln!(out, "{pad}{} {}:{}:{}", paint(color, gutter_style, "-->"), self.file, line, col);
+                let text = self.source.lines().nth(line - 1).unwrap_or("");
+                // Tabs would misalign the carets: show them as one space each.
+                let shown: String = text.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
+                let _ = writeln!(out, "{pad} {}", paint(color, gutter_style, "|"));
+                let _ = writeln!(out, "{} {} {}", paint(color, gutter_style, &line.to_string()), paint(color, gutter_style, "|"), shown);
+                let line_chars = shown.chars().count();
+                let span_end = floor_char_boundary(&self.source, span.end.min(self.source.len()));
+                let span_start = floor_char_boundary(&self.source, span.start.min(self.source.len()));
+                let span_chars = self.source[span_start..span_end.max(span_start)].chars().take_while(|&c| c != '\n').count();
+                let carets = span_chars.clamp(1, line_chars.saturating_sub(col - 1).max(1));
+                let mut marker = format!("{}{}", " ".repeat(col - 1), paint(color, style, &"^".repeat(carets)));
+                if let Some(el) = &d.element {
+                    let _ = write!(marker, " {}", paint(color, style, &format!("in <{el}>")));
+                }
+                let _ = writeln!(out, "{pad} {} {}", paint(color, gutter_style, "|"), marker);
+                for n in &d.notes {
+                    let _ = writeln!(out, "{pad} {} note: {n}", paint(color, gutter_style, "="));
+                }
+                if let Some(h) = &d.help {
+                    let _ = writeln!(out, "{pad} {} {}: {h}", paint(color, gutter_style, "="), paint(color, BOLD, "help"));
+                }
+            }
+            None => {
+                let el = d.element.as_ref().map(|e| format!(" (in <{e}>)")).unwrap_or_default();
+                let _ = writeln!(out, "  {} {}{el}", paint(color, gutter_style, "-->"), self.file);
+                for n in &d.notes {
+                    let _ = writeln!(out, "   {} note: {n}", paint(color, gutter_style, "="));
+                }
+                if let Some(h) = &d.help {
+                    let _ = writeln!(out, "   {} {}: {h}", paint(color, gutter_style, "="), paint(color, BOLD, "help"));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+const RED_BOLD: &str = "\x1b[1;31m";
+const YELLOW_BOLD: &str = "\x1b[1;33m";
+const BLUE_BOLD: &str = "\x1b[1;34m";
+const BOLD: &str = "\x1b[1m";
+
+fn paint(color: bool, style: &str, text: &str) -> String {
+    if color {
+        format!("{style}{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_count_characters() {
+        let src = "ab\ncé<x>\n";
+        let off = src.find("<x>").unwrap();
+        assert_eq!(line_col(src, off), (2, 3));
+        assert_eq!(offset_of(src, 2, 3), off);
+        assert_eq!(line_col(src, 0), (1, 1));
+        assert_eq!(offset_of(src, 9, 9), src.len());
+    }
+
+    #[test]
+    fn rendering_shows_the_line_and_a_caret_under_the_span() {
+        let src = "<system>\n  <pd priority=\"300\"/>\n</system>\n";
+        let start = src.find("300").unwrap();
+        let mut r = Report::new("s.xml", src);
+        r.push(Diagnostic::error("priority 300 is out of range").at(start..start + 3).on("pd").help("0 to 254"));
+        let text = r.render(false);
+        assert!(text.contains("error: priority 300 is out of range"), "{text}");
+        assert!(text.contains("--> s.xml:2:17"), "{text}");
+        assert!(text.contains("2 |   <pd priority=\"300\"/>"), "{text}");
+        assert!(text.contains("                ^^^ in <pd>"), "{text}");
+        assert!(text.contains("= help: 0 to 254"), "{text}");
+        assert!(text.contains("s.xml is not a valid system: 1 error"), "{text}");
+        assert!(!text.contains('\x1b'));
+        assert!(r.render(true).contains("\x1b[1;31m"));
+    }
+}

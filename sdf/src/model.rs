@@ -1,0 +1,130 @@
+//! The typed form of a system file, with source positions.
+//!
+//! Produced by [`crate::parse`]; every value here is in range for the board it was parsed for
+//! (numbers parsed, booleans decoded, ids below the limits), but cross-references (PD names in
+//! channel ends, region names in maps) are still names: [`crate::validate`] resolves them.
+
+use rampart_spec::{IrqSource, Perms};
+use std::ops::Range;
+
+/// Byte range of an element's start tag name, or of an attribute, in the source.
+pub type Span = Range<usize>;
+
+/// Spans of the attributes an element had, by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttrSpans {
+    /// (attribute name, span of its value)
+    pub values: Vec<(String, Span)>,
+}
+
+impl AttrSpans {
+    pub fn get(&self, name: &str) -> Option<Span> {
+        self.values.iter().find(|(n, _)| n == name).map(|(_, s)| s.clone())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct System {
+    pub pds: Vec<Pd>,
+    pub regions: Vec<Region>,
+    pub channels: Vec<Channel>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pd {
+    pub name: String,
+    pub priority: u8,
+    pub budget_us: Option<u64>,
+    pub period_us: Option<u64>,
+    pub passive: bool,
+    pub stack_size_bytes: u64,
+    pub cpu: u16,
+    pub fpu: bool,
+    /// The `path` of `program_image`, as written.
+    pub program_image: String,
+    pub maps: Vec<Map>,
+    pub irqs: Vec<Irq>,
+    pub ioports: Vec<IoPort>,
+    pub setvars: Vec<SetVar>,
+    /// Index of the parent in [`System::pds`], and this PD's child id.
+    pub parent: Option<(usize, u8)>,
+    /// Nesting depth: 0 for a PD directly under `system`.
+    pub depth: usize,
+    pub span: Span,
+    pub attrs: AttrSpans,
+}
+
+impl Pd {
+    /// Span of an attribute, or of the element when the attribute was not written.
+    pub fn attr_span(&self, name: &str) -> Span {
+        self.attrs.get(name).unwrap_or_else(|| self.span.clone())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Map {
+    pub mr: String,
+    pub vaddr: u64,
+    pub perms: Perms,
+    pub cached: bool,
+    pub setvar_vaddr: Option<String>,
+    pub setvar_size: Option<String>,
+    pub span: Span,
+    pub attrs: AttrSpans,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Irq {
+    pub id: u8,
+    pub source: IrqSource,
+    pub setvar_id: Option<String>,
+    pub span: Span,
+    pub attrs: AttrSpans,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IoPort {
+    pub id: u8,
+    pub addr: u16,
+    pub size: u32,
+    pub span: Span,
+    pub attrs: AttrSpans,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetVar {
+    pub symbol: String,
+    pub region_paddr: String,
+    pub span: Span,
+    pub attrs: AttrSpans,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub name: String,
+    pub size_bytes: u64,
+    pub page_size_bytes: u64,
+    pub phys_addr: Option<u64>,
+    pub prefill_path: Option<String>,
+    pub span: Span,
+    pub attrs: AttrSpans,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    pub ends: [End; 2],
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct End {
+    pub pd: String,
+    pub id: u8,
+    /// This end may notify the other.
+    pub notify: bool,
+    /// This end may make protected procedure calls to the other.
+    pub pp: bool,
+    pub setvar_id: Option<String>,
+    pub span: Span,
+    pub attrs: AttrSpans,
+}

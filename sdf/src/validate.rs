@@ -1,0 +1,430 @@
+//! Whole-system rules: the checks that need more than one element.
+//!
+//! Microkit's rules, with positions: at least one and at most 63 PDs; unique PD and region names;
+//! references to existing PDs and regions; channel, IRQ and I/O port ids unique within a PD;
+//! protected procedure calls only towards strictly higher priority, and a call graph without
+//! cycles; maps aligned to their region's page size, inside the user window below the stack, and
+//! not overlapping within one PD; fixed physical regions not overlapping; each hardware interrupt
+//! and I/O port given to at most one PD; unique setvar symbols within a PD; prefill files that
+//! exist and fit. Unused regions are warned about.
+
+use crate::diag::{line_col, Diagnostic};
+use crate::model::*;
+use crate::Board;
+use rampart_spec::{IrqSource, MAX_PDS};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Guard pages kept free below each PD's stack.
+pub const STACK_GUARD_BYTES: u64 = 0x1000;
+
+pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>, diags: &mut Vec<Diagnostic>) {
+    let line = |span: &Span| line_col(src, span.start).0;
+
+    if sys.pds.is_empty() {
+        diags.push(
+            Diagnostic::error("the system has no protection domains")
+                .help("add at least one <protection_domain name=\"...\"><program_image path=\"...\"/></protection_domain>"),
+        );
+    }
+    if sys.pds.len() > MAX_PDS {
+        diags.push(
+            Diagnostic::error(format!("the system has {} protection domains, more than the limit of {MAX_PDS}", sys.pds.len()))
+                .at(sys.pds[MAX_PDS].span.clone())
+                .on("protection_domain")
+                .help("seL4 Microkit systems have at most 63 protection domains (one badge bit each for the monitor)"),
+        );
+    }
+
+    // Names.
+    let mut pd_by_name: HashMap<&str, usize> = HashMap::new();
+    for (i, pd) in sys.pds.iter().enumerate() {
+        if pd.name.is_empty() {
+            continue;
+        }
+        if let Some(&first) = pd_by_name.get(pd.name.as_str()) {
+            diags.push(
+                Diagnostic::error(format!("protection domain `{}` is defined twice", pd.name))
+                    .at(pd.attr_span("name"))
+                    .on("protection_domain")
+                    .note(format!("the first definition is on line {}", line(&sys.pds[first].span)))
+                    .help("protection domain names are unique within a system"),
+            );
+        } else {
+            pd_by_name.insert(&pd.name, i);
+        }
+    }
+    let mut mr_by_name: HashMap<&str, usize> = HashMap::new();
+    for (i, mr) in sys.regions.iter().enumerate() {
+        if let Some(&first) = mr_by_name.get(mr.name.as_str()) {
+            diags.push(
+                Diagnostic::error(format!("memory region `{}` is defined twice", mr.name))
+                    .at(mr.attrs.get("name").unwrap_or(mr.span.clone()))
+                    .on("memory_region")
+                    .note(format!("the first definition is on line {}", line(&sys.regions[first].span)))
+                    .help("memory region names are unique within a system"),
+            );
+        } else {
+            mr_by_name.insert(&mr.name, i);
+        }
+    }
+    let region_names = || {
+        let mut n: Vec<&str> = sys.regions.iter().map(|r| r.name.as_str()).collect();
+        n.sort();
+        if n.is_empty() {
+            "there are no <memory_region>s".to_string()
+        } else {
+            format!("the regions are {}", n.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "))
+        }
+    };
+    let pd_names = || {
+        let mut n: Vec<&str> = sys.pds.iter().map(|p| p.name.as_str()).collect();
+        n.sort();
+        format!("the protection domains are {}", n.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "))
+    };
+
+    // Maps.
+    let arch = board.arch;
+    let mut used_regions = vec![false; sys.regions.len()];
+    for pd in &sys.pds {
+        let limit = arch.stack_top() - pd.stack_size_bytes - STACK_GUARD_BYTES;
+        let mut placed: Vec<(u64, u64, &Map)> = Vec::new();
+        for m in &pd.maps {
+            let Some(&ri) = mr_by_name.get(m.mr.as_str()) else {
+                diags.push(
+                    Diagnostic::error(format!("<map> names memory region `{}`, which does not exist", m.mr))
+                        .at(m.attrs.get("mr").unwrap_or(m.span.clone()))
+                        .on("map")
+                        .help(region_names()),
+                );
+                continue;
+            };
+            used_regions[ri] = true;
+            let r = &sys.regions[ri];
+            let vspan = m.attrs.get("vaddr").unwrap_or(m.span.clone());
+            if m.vaddr % r.page_size_bytes != 0 {
+                diags.push(
+                    Diagnostic::error(format!("vaddr {:#x} is not aligned to the page size of `{}` ({:#x})", m.vaddr, r.name, r.page_size_bytes))
+                        .at(vspan)
+                        .on("map")
+                        .help(format!("vaddr must be a multiple of {:#x}", r.page_size_bytes)),
+                );
+                continue;
+            }
+            let end = m.vaddr.checked_add(r.size_bytes).filter(|&e| e <= limit);
+            let Some(end) = end else {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "`{}` mapped at {:#x} ({:#x} bytes) runs past {limit:#x}, where `{}`'s stack guard begins",
+                        r.name, m.vaddr, r.size_bytes, pd.name
+                    ))
+                    .at(vspan)
+                    .on("map")
+                    .help(format!(
+                        "maps must end at or below {limit:#x} on {}: the top of the user window holds the stack ({:#x} bytes), a guard page and the IPC buffer",
+                        arch.name(),
+                        pd.stack_size_bytes
+                    )),
+                );
+                continue;
+            };
+            if let Some((s, e, other)) = placed.iter().find(|(s, e, _)| m.vaddr < *e && *s < end) {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "`{}` mapped at [{:#x}, {end:#x}) overlaps `{}` at [{s:#x}, {e:#x}) in `{}`",
+                        r.name, m.vaddr, other.mr, pd.name
+                    ))
+                    .at(vspan)
+                    .on("map")
+                    .note(format!("the other map is on line {}", line(&other.span)))
+                    .help("give each map in a protection domain its own address range"),
+                );
+                continue;
+            }
+            placed.push((m.vaddr, end, m));
+        }
+        for s in &pd.setvars {
+            if let Some(&ri) = mr_by_name.get(s.region_paddr.as_str()) {
+                used_regions[ri] = true;
+            } else {
+                diags.push(
+                    Diagnostic::error(format!("<setvar> names memory region `{}`, which does not exist", s.region_paddr))
+                        .at(s.attrs.get("region_paddr").unwrap_or(s.span.clone()))
+                        .on("setvar")
+                        .help(region_names()),
+                );
+            }
+        }
+    }
+
+    // Setvar symbols unique within a PD (maps, setvars, IRQs, and its channel ends).
+    let mut symbols: Vec<HashMap<String, Span>> = vec![HashMap::new(); sys.pds.len()];
+    let mut claim_symbol = |pd: usize, sym: &str, span: Span, el: &str, diags: &mut Vec<Diagnostic>| {
+        if let Some(first) = symbols[pd].get(sym) {
+            diags.push(
+                Diagnostic::error(format!("symbol `{sym}` is set twice in `{}`", sys.pds[pd].name))
+                    .at(span)
+                    .on(el)
+                    .note(format!("it is first set on line {}", line_col(src, first.start).0))
+                    .help("each program symbol of a PD can be patched with one value"),
+            );
+        } else {
+            symbols[pd].insert(sym.to_string(), span);
+        }
+    };
+    for (pi, pd) in sys.pds.iter().enumerate() {
+        for m in &pd.maps {
+            if let Some(s) = &m.setvar_vaddr {
+                claim_symbol(pi, s, m.attrs.get("setvar_vaddr").unwrap_or(m.span.clone()), "map", diags);
+            }
+            if let Some(s) = &m.setvar_size {
+                claim_symbol(pi, s, m.attrs.get("setvar_size").unwrap_or(m.span.clone()), "map", diags);
+            }
+        }
+        for s in &pd.setvars {
+            claim_symbol(pi, &s.symbol, s.attrs.get("symbol").unwrap_or(s.span.clone()), "setvar", diags);
+        }
+        for i in &pd.irqs {
+            if let Some(s) = &i.setvar_id {
+                claim_symbol(pi, s, i.attrs.get("setvar_id").unwrap_or(i.span.clone()), "irq", diags);
+            }
+        }
+    }
+
+    // Ids shared by channels, IRQs and I/O ports within a PD.
+    let mut ids: Vec<HashMap<u8, (Span, &'static str)>> = vec![HashMap::new(); sys.pds.len()];
+    let mut claim_id = |pd: usize, id: u8, span: Span, what: &'static str, diags: &mut Vec<Diagnostic>| {
+        if let Some((first, first_what)) = ids[pd].get(&id) {
+            let free = (0..=rampart_spec::MAX_CHANNEL_ID).find(|i| !ids[pd].contains_key(i));
+            diags.push(
+                Diagnostic::error(format!("id {id} is used twice in `{}`", sys.pds[pd].name))
+                    .at(span)
+                    .on(if what == "channel" { "end" } else { what })
+                    .note(format!("it is first used by the {first_what} on line {}", line_col(src, first.start).0))
+                    .help(format!(
+                        "channels, IRQs and I/O ports of one PD need distinct ids from 0 to 62{}",
+                        free.map(|f| format!("; {f} is free")).unwrap_or_default()
+                    )),
+            );
+        } else {
+            ids[pd].insert(id, (span, what));
+        }
+    };
+    for (pi, pd) in sys.pds.iter().enumerate() {
+        for i in &pd.irqs {
+            claim_id(pi, i.id, i.attrs.get("id").unwrap_or(i.span.clone()), "irq", diags);
+        }
+        for p in &pd.ioports {
+            claim_id(pi, p.id, p.attrs.get("id").unwrap_or(p.span.clone()), "ioport", diags);
+        }
+    }
+
+    // Channels.
+    let mut calls: Vec<Vec<(usize, &Channel)>> = vec![Vec::new(); sys.pds.len()];
+    for ch in &sys.channels {
+        let mut idx = [None, None];
+        for (k, e) in ch.ends.iter().enumerate() {
+            match pd_by_name.get(e.pd.as_str()) {
+                Some(&pi) => {
+                    idx[k] = Some(pi);
+                    claim_id(pi, e.id, e.attrs.get("id").unwrap_or(e.span.clone()), "channel", diags);
+                    if let Some(s) = &e.setvar_id {
+                        claim_symbol(pi, s, e.attrs.get("setvar_id").unwrap_or(e.span.clone()), "end", diags);
+                    }
+                }
+                None => diags.push(
+                    Diagnostic::error(format!("channel end names protection domain `{}`, which does not exist", e.pd))
+                        .at(e.attrs.get("pd").unwrap_or(e.span.clone()))
+                        .on("end")
+                        .help(pd_names()),
+                ),
+            }
+        }
+        let [Some(a), Some(b)] = idx else { continue };
+        for (k, (from, to)) in [(a, b), (b, a)].into_iter().enumerate() {
+            let e = &ch.ends[k];
+            if !e.pp {
+                continue;
+            }
+            calls[from].push((to, ch));
+            let (pf, pt) = (&sys.pds[from], &sys.pds[to]);
+            if pt.priority <= pf.priority {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "`{}` (priority {}) may not make protected procedure calls to `{}` (priority {})",
+                        pf.name, pf.priority, pt.name, pt.priority
+                    ))
+                    .at(e.attrs.get("pp").unwrap_or(e.span.clone()))
+                    .on("end")
+                    .help(format!(
+                        "a protected procedure call goes only to a PD of strictly higher priority: raise `{}` above {} or lower `{}`",
+                        pt.name, pf.priority, pf.name
+                    )),
+                );
+            }
+        }
+    }
+    if let Some(cycle) = find_cycle(&calls) {
+        let names: Vec<&str> = cycle.iter().map(|&(p, _)| sys.pds[p].name.as_str()).collect();
+        let first = cycle[0].1;
+        diags.push(
+            Diagnostic::error(format!("protected procedure calls form a cycle: {} -> {}", names.join(" -> "), names[0]))
+                .at(first.span.clone())
+                .on("channel")
+                .help("the call graph must be acyclic: a PD cannot call itself, even through others"),
+        );
+    }
+
+    // Hardware resources: each interrupt and I/O port to one PD only.
+    let mut irq_owner: HashMap<(u8, u32), (usize, Span)> = HashMap::new();
+    let mut vector_owner: HashMap<u8, (usize, Span)> = HashMap::new();
+    let mut ports: Vec<(u32, u32, usize, &IoPort)> = Vec::new();
+    for (pi, pd) in sys.pds.iter().enumerate() {
+        for i in &pd.irqs {
+            let (key, what) = match i.source {
+                IrqSource::Arm { irq, .. } => ((0, irq), format!("irq {irq}")),
+                IrqSource::Ioapic { ioapic, pin, .. } => ((1 + ioapic, u32::from(pin)), format!("I/O APIC {ioapic} pin {pin}")),
+            };
+            if let Some((owner, first)) = irq_owner.get(&key) {
+                diags.push(
+                    Diagnostic::error(format!("{what} is given to `{}` and to `{}`", sys.pds[*owner].name, pd.name))
+                        .at(i.span.clone())
+                        .on("irq")
+                        .note(format!("it is first given on line {}", line_col(src, first.start).0))
+                        .help("a hardware interrupt is delivered to exactly one protection domain"),
+                );
+            } else {
+                irq_owner.insert(key, (pi, i.span.clone()));
+            }
+            if let IrqSource::Ioapic { vector, .. } = i.source {
+                if let Some((owner, first)) = vector_owner.get(&vector) {
+                    diags.push(
+                        Diagnostic::error(format!("vector {vector} is used by two IRQs (`{}` and `{}`)", sys.pds[*owner].name, pd.name))
+                            .at(i.attrs.get("vector").unwrap_or(i.span.clone()))
+                            .on("irq")
+                            .note(format!("it is first used on line {}", line_col(src, first.start).0))
+                            .help("each IRQ needs its own CPU vector"),
+                    );
+                } else {
+                    vector_owner.insert(vector, (pi, i.span.clone()));
+                }
+            }
+        }
+        for p in &pd.ioports {
+            let (s, e) = (u32::from(p.addr), u32::from(p.addr) + p.size);
+            if let Some((os, oe, owner, other)) = ports.iter().find(|(os, oe, _, _)| s < *oe && *os < e) {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "I/O ports [{s:#x}, {e:#x}) of `{}` overlap [{os:#x}, {oe:#x}) of `{}`",
+                        pd.name, sys.pds[*owner].name
+                    ))
+                    .at(p.attrs.get("addr").unwrap_or(p.span.clone()))
+                    .on("ioport")
+                    .note(format!("the other range is on line {}", line(&other.span)))
+                    .help("an I/O port belongs to at most one protection domain, once"),
+                );
+            } else {
+                ports.push((s, e, pi, p));
+            }
+        }
+    }
+
+    // Fixed physical regions.
+    let mut fixed: Vec<(u64, u64, &Region)> = Vec::new();
+    for r in &sys.regions {
+        let Some(p) = r.phys_addr else { continue };
+        let Some(end) = p.checked_add(r.size_bytes) else { continue };
+        if let Some((s, e, other)) = fixed.iter().find(|(s, e, _)| p < *e && *s < end) {
+            diags.push(
+                Diagnostic::error(format!(
+                    "memory region `{}` at physical [{p:#x}, {end:#x}) overlaps `{}` at [{s:#x}, {e:#x})",
+                    r.name, other.name
+                ))
+                .at(r.attrs.get("phys_addr").unwrap_or(r.span.clone()))
+                .on("memory_region")
+                .note(format!("`{}` is on line {}", other.name, line(&other.span)))
+                .help("regions with fixed physical addresses must not overlap; map the same region twice instead"),
+            );
+        } else {
+            fixed.push((p, end, r));
+        }
+    }
+
+    // Prefill files.
+    if let Some(base) = base_dir {
+        for r in &sys.regions {
+            let Some(path) = &r.prefill_path else { continue };
+            let full = base.join(path);
+            let span = r.attrs.get("prefill_path").unwrap_or(r.span.clone());
+            match std::fs::metadata(&full) {
+                Ok(meta) if meta.is_file() && meta.len() <= r.size_bytes => {}
+                Ok(meta) if meta.is_file() => diags.push(
+                    Diagnostic::error(format!("prefill file `{path}` is {} bytes, larger than region `{}` ({} bytes)", meta.len(), r.name, r.size_bytes))
+                        .at(span)
+                        .on("memory_region")
+                        .help(format!("make the region at least {:#x} bytes", meta.len().div_ceil(r.page_size_bytes) * r.page_size_bytes)),
+                ),
+                _ => diags.push(
+                    Diagnostic::error(format!("prefill file `{path}` cannot be read"))
+                        .at(span)
+                        .on("memory_region")
+                        .help(format!("prefill_path is relative to the system file's directory; looked for {}", full.display())),
+                ),
+            }
+        }
+    }
+
+    for (i, used) in used_regions.iter().enumerate() {
+        if !used {
+            let r = &sys.regions[i];
+            diags.push(
+                Diagnostic::warning(format!("memory region `{}` is not mapped by any protection domain", r.name))
+                    .at(r.attrs.get("name").unwrap_or(r.span.clone()))
+                    .on("memory_region")
+                    .help("map it with <map mr=\"...\"> in a protection domain, or remove it"),
+            );
+        }
+    }
+}
+
+/// A cycle in the call graph, as (PD, channel of the call out of it), if there is one.
+fn find_cycle<'c>(calls: &[Vec<(usize, &'c Channel)>]) -> Option<Vec<(usize, &'c Channel)>> {
+    // Iterative depth-first search with colours; 63 nodes at most, but no recursion on input.
+    let n = calls.len();
+    let mut colour = vec![0u8; n]; // 0 new, 1 on stack, 2 done
+    for start in 0..n {
+        if colour[start] != 0 {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        let mut via: Vec<Option<&Channel>> = vec![None];
+        colour[start] = 1;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            if let Some(&(to, ch)) = calls[node].get(*next) {
+                *next += 1;
+                match colour[to] {
+                    0 => {
+                        colour[to] = 1;
+                        stack.push((to, 0));
+                        via.push(Some(ch));
+                    }
+                    1 => {
+                        let pos = stack.iter().position(|&(p, _)| p == to)?;
+                        let mut cycle = Vec::new();
+                        for k in pos..stack.len() {
+                            let out = if k + 1 < stack.len() { via[k + 1] } else { Some(ch) };
+                            cycle.push((stack[k].0, out?));
+                        }
+                        return Some(cycle);
+                    }
+                    _ => {}
+                }
+            } else {
+                colour[node] = 2;
+                stack.pop();
+                via.pop();
+            }
+        }
+    }
+    None
+}
