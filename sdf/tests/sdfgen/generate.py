@@ -136,12 +136,12 @@ SPOKES = 6
 
 def x86_autoalloc():
     """(e) Everything sdfgen can allocate left to it: channel ids, map vaddrs (get_map_vaddr),
-    IRQ and I/O port ids, child ids."""
+    IRQ and I/O port ids, child ids, physical addresses."""
     sdf = S(S.Arch.X86_64, PADDR_TOP)
     hub = S.ProtectionDomain("hub", "hub.elf", priority=200)
     sdf.add_pd(hub)
     hub.add_irq(S.IrqIoapic(0, 1, 33, trigger=IoapicTrigger.EDGE))
-    hub.add_irq(S.IrqIoapic(0, 12, 44))
+    hub.add_irq(S.IrqIoapic(0, 12, 44, trigger=IoapicTrigger.LEVEL, polarity=Polarity.ACTIVELOW))
     hub.add_ioport(S.IoPort(0x60, 1))
     hub.add_ioport(S.IoPort(0x64, 1))
     supervisor = S.ProtectionDomain("supervisor", "supervisor.elf", priority=210)
@@ -163,6 +163,18 @@ def x86_autoalloc():
             spoke.add_map(S.Map(mr, spoke.get_map_vaddr(mr), "r" if mr is ctrl else "rw"))
         ch = S.Channel(spoke, hub, pp_a=True)
         sdf.add_channel(ch)
+    # Physical addresses chosen by sdfgen (allocated down from PADDR_TOP), a 2 MiB region that
+    # get_map_vaddr aligns, and an executable map.
+    dma = S.MemoryRegion(sdf, "dma", 0x4000, physical=True)
+    dma_large = S.MemoryRegion(sdf, "dma_large", 0x20_0000, physical=True)
+    code = S.MemoryRegion(sdf, "jit_code", 0x1000)
+    for mr in (dma, dma_large, code):
+        sdf.add_mr(mr)
+    hub.add_map(S.Map(dma, hub.get_map_vaddr(dma), "rw", cached=False, setvar_vaddr="dma_vaddr"))
+    hub.add_map(S.Map(dma_large, hub.get_map_vaddr(dma_large), "rw", cached=False))
+    hub.add_map(S.Map(code, hub.get_map_vaddr(code), "rx"))
+    supervisor.add_map(S.Map(code, supervisor.get_map_vaddr(code), "rw"))
+
     for helper in (helper_a, helper_b):
         sdf.add_channel(S.Channel(supervisor, helper))
     sdf.add_channel(S.Channel(hub, supervisor))
