@@ -58,6 +58,26 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Run a system. `--hosted`: every PD a confined Linux process, supervised by this command.
+    Run {
+        #[command(flatten)]
+        system: SystemArgs,
+        /// Run on Linux as confined processes (the seL4 backend is not available yet).
+        #[arg(long)]
+        hosted: bool,
+        /// What to do with a top-level PD that faults: restart it (at most 5 times in 10 s), or hold it.
+        #[arg(long, value_enum, default_value_t = PolicyArg::Restart)]
+        restart: PolicyArg,
+        /// Stop the system after this many seconds (exit status 124).
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<f64>,
+        /// Map PD priorities onto SCHED_FIFO (needs CAP_SYS_NICE) instead of nice values.
+        #[arg(long)]
+        realtime: bool,
+        /// Report PD starts and init times, and show cargo's output.
+        #[arg(long, short)]
+        verbose: bool,
+    },
     /// List the boards a system can be checked and built for.
     Boards,
 }
@@ -66,6 +86,12 @@ enum Command {
 enum BackendArg {
     Hosted,
     Sel4,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PolicyArg {
+    Restart,
+    Hold,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -170,6 +196,43 @@ fn main() -> ExitCode {
                 }
                 Err(report) => {
                     print_report(&report, err_color);
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Run { system, hosted, restart, timeout, realtime, verbose } => {
+            if !hosted {
+                eprintln!("error: only the hosted backend exists yet: use `rampart run --hosted` (booting on seL4 arrives with the seL4 backend)");
+                return ExitCode::from(2);
+            }
+            let mut opts = match options(&system) {
+                Ok(o) => o,
+                Err(code) => return code,
+            };
+            opts.backend = Some(Backend::Hosted);
+            let checked = match check_file(&system.file, &opts) {
+                Ok(c) => c,
+                Err(report) => {
+                    print_report(&report, err_color);
+                    return ExitCode::from(1);
+                }
+            };
+            if !checked.report.diagnostics.is_empty() {
+                print_report(&checked.report, err_color);
+            }
+            let run = rampart::hosted::RunOptions {
+                policy: match restart {
+                    PolicyArg::Restart => rampart::hosted::RestartPolicy::Restart,
+                    PolicyArg::Hold => rampart::hosted::RestartPolicy::Hold,
+                },
+                timeout: timeout.map(std::time::Duration::from_secs_f64),
+                realtime,
+                verbose,
+            };
+            match rampart::run_hosted(&system.file, &checked.spec, &opts.board.name, run) {
+                Ok(status) => ExitCode::from(status),
+                Err(e) => {
+                    eprintln!("error: {e}");
                     ExitCode::from(1)
                 }
             }

@@ -1,13 +1,119 @@
 //! The protection-domain runtime: the API every component is written against.
 //!
-//! This crate holds the typed names a component's generated bindings use (see
-//! `rampart_sdf::bindings`): channels whose type says whether this PD may notify and call over
-//! them, memory regions whose type says whether they may be written, IRQs and I/O port ranges.
-//! The handler API and the backends that give these names their behaviour build on them.
+//! A component is a `#![no_std]`, `#![no_main]` binary crate with one entry point:
+//!
+//! ```ignore
+//! rampart_runtime::bindings!();              // channels::*, regions::* from system.xml
+//! struct Pong { .. }
+//! impl rampart_runtime::Handler for Pong { .. }
+//! fn init() -> Pong { .. }
+//! rampart_runtime::pd_main!(init);
+//! ```
+//!
+//! `init` runs once, before the PD is confined; it returns the handler, whose entry points the
+//! runtime then calls as events arrive: [`Handler::notified`] with every channel that signalled,
+//! [`Handler::protected`] for a protected procedure call, [`Handler::fault`] (parents only) when
+//! a child faults. An entry point a component does not implement is an error, never a silent
+//! no-op: a call to a PD that does not handle calls faults that PD.
+//!
+//! The same component code runs on both backends; the target decides which: Linux targets use
+//! the hosted backend (each PD a confined process, see [`hosted`]), bare-metal targets the seL4
+//! backend. Components never name a backend.
+//!
+//! What a PD may do is in the types of its generated bindings: `Channel<Notify, _>` has
+//! [`Channel::notify`], `Channel<_, PpCall>` has [`Channel::pp_call`], `Region<ReadWrite>` has
+//! writes and `Region<ReadOnly>` does not. The backend enforces the same at run time, so even code
+//! that forges a channel value cannot use a channel it was not given.
 #![no_std]
-#![forbid(unsafe_code)]
+
+#[cfg(target_os = "linux")]
+extern crate std;
+
+pub mod clock;
+mod message;
+
+#[cfg(target_os = "linux")]
+pub mod hosted;
+#[cfg(target_os = "linux")]
+use hosted as sys;
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("rampart-runtime: only the hosted (Linux) backend exists yet; the seL4 backend is issue 4");
 
 use core::marker::PhantomData;
+pub use message::*;
+
+/// A PD's entry points. `notified` is required; the others fault the PD unless implemented.
+pub trait Handler {
+    /// Channels in `channels` notified this PD (and, with [`ChannelSet::alarm`], its alarm went off).
+    fn notified(&mut self, channels: ChannelSet);
+
+    /// A protected procedure call arrived on `channel`. Return the reply.
+    fn protected(&mut self, channel: u8, message: &Message) -> Result<Message, Unhandled> {
+        let _ = (channel, message);
+        Err(Unhandled::Protected)
+    }
+
+    /// Child `child` faulted. Return whether to restart it.
+    fn fault(&mut self, child: Child, fault: &Fault) -> Result<FaultAction, Unhandled> {
+        let _ = (child, fault);
+        Err(Unhandled::Fault)
+    }
+}
+
+/// An entry point the component does not implement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unhandled {
+    Protected,
+    Fault,
+}
+
+/// Write a log line, prefixed by the supervisor with this PD's name: `log!("round {}", n)`.
+/// Lines longer than [`LOG_LINE_MAX_BYTES`] are cut.
+#[macro_export]
+macro_rules! log {
+    ($($arg:tt)*) => {
+        $crate::__log(format_args!($($arg)*))
+    };
+}
+
+/// Longest log line, in bytes.
+pub const LOG_LINE_MAX_BYTES: usize = 512;
+
+#[doc(hidden)]
+pub fn __log(args: core::fmt::Arguments<'_>) {
+    struct Line {
+        buf: [u8; LOG_LINE_MAX_BYTES],
+        len: usize,
+    }
+    impl core::fmt::Write for Line {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let room = LOG_LINE_MAX_BYTES - 1 - self.len;
+            let mut n = s.len().min(room);
+            while !s.is_char_boundary(n) {
+                n -= 1;
+            }
+            self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+            self.len += n;
+            Ok(())
+        }
+    }
+    let mut line = Line { buf: [0; LOG_LINE_MAX_BYTES], len: 0 };
+    let _ = core::fmt::write(&mut line, args);
+    line.buf[line.len] = b'\n';
+    sys::log(&line.buf[..line.len + 1]);
+}
+
+/// The name of this PD, as in system.xml.
+pub fn pd_name() -> &'static str {
+    sys::pd_name()
+}
+
+/// End the whole system with an exit status (0 success). Used by test systems to report a
+/// verdict: hosted, `rampart run` exits with it; on seL4, QEMU does (isa-debug-exit).
+pub fn exit_system(status: u8) -> ! {
+    sys::exit_system(status)
+}
 
 /// Right to notify the peer of a channel.
 #[derive(Clone, Copy, Debug)]
@@ -48,6 +154,23 @@ impl<N, P> Channel<N, P> {
     }
 }
 
+impl<P> Channel<Notify, P> {
+    /// Signal the peer; it sees this channel in its next [`Handler::notified`]. Never blocks.
+    /// Notifications are binary semaphores: several before the peer runs arrive as one.
+    pub fn notify(&self) {
+        sys::notify(self.id)
+    }
+}
+
+impl<N> Channel<N, PpCall> {
+    /// Call the peer's protected procedure and wait for its reply. The peer has strictly higher
+    /// priority (system.xml guarantees it). If the peer faults during the call, the reply has
+    /// label [`LABEL_CALL_FAILED`] ([`Message::is_call_failure`]).
+    pub fn pp_call(&self, message: &Message) -> Message {
+        sys::pp_call(self.id, message)
+    }
+}
+
 /// Read-only access to a region.
 #[derive(Clone, Copy, Debug)]
 pub struct ReadOnly;
@@ -55,7 +178,23 @@ pub struct ReadOnly;
 #[derive(Clone, Copy, Debug)]
 pub struct ReadWrite;
 
+/// Whether a region's type allows writing: implemented by [`ReadWrite`] only.
+pub trait Writable {}
+impl Writable for ReadWrite {}
+
+/// An access outside a region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutOfBounds {
+    pub offset: u64,
+    pub len: u64,
+    pub size_bytes: u64,
+}
+
 /// A memory region as mapped into this PD.
+///
+/// Accesses are bounds-checked and volatile: the region may be shared with other PDs that write
+/// it concurrently, so every read is a snapshot, and agreeing on when data is complete is the job
+/// of a protocol on top (a ring, or a doorbell notification after the write).
 #[derive(Clone, Copy, Debug)]
 pub struct Region<A> {
     vaddr: u64,
@@ -86,11 +225,52 @@ impl<A> Region<A> {
     pub const fn cached(&self) -> bool {
         self.cached
     }
+
+    fn check(&self, offset: u64, len: usize) -> Result<*mut u8, OutOfBounds> {
+        let len = len as u64;
+        match offset.checked_add(len) {
+            Some(end) if end <= self.size_bytes => Ok((self.vaddr + offset) as usize as *mut u8),
+            _ => Err(OutOfBounds { offset, len, size_bytes: self.size_bytes }),
+        }
+    }
+
+    /// Copy `out.len()` bytes starting at `offset` out of the region.
+    pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<(), OutOfBounds> {
+        let base = self.check(offset, out.len())?;
+        for (i, b) in out.iter_mut().enumerate() {
+            // SAFETY: `check` proved [offset, offset+len) lies inside the region, which the
+            // backend mapped readable at `vaddr` before `init` ran and never unmaps; volatile,
+            // because other PDs may write the region at any time.
+            *b = unsafe { core::ptr::read_volatile(base.add(i)) };
+        }
+        Ok(())
+    }
+
+    /// Read a little-endian u64 at `offset`.
+    pub fn read_u64(&self, offset: u64) -> Result<u64, OutOfBounds> {
+        let mut b = [0u8; 8];
+        self.read_bytes(offset, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
 }
 
-/// Whether a region's type allows writing: implemented by [`ReadWrite`] only.
-pub trait Writable {}
-impl Writable for ReadWrite {}
+impl<A: Writable> Region<A> {
+    /// Copy `data` into the region at `offset`.
+    pub fn write_bytes(&self, offset: u64, data: &[u8]) -> Result<(), OutOfBounds> {
+        let base = self.check(offset, data.len())?;
+        for (i, b) in data.iter().enumerate() {
+            // SAFETY: in bounds (checked above) of a region the backend mapped writable (the
+            // type parameter is ReadWrite only when system.xml grants `w`).
+            unsafe { core::ptr::write_volatile(base.add(i), *b) };
+        }
+        Ok(())
+    }
+
+    /// Write a little-endian u64 at `offset`.
+    pub fn write_u64(&self, offset: u64, value: u64) -> Result<(), OutOfBounds> {
+        self.write_bytes(offset, &value.to_le_bytes())
+    }
+}
 
 /// A hardware interrupt delivered to this PD on a channel id.
 #[derive(Clone, Copy, Debug)]
@@ -106,6 +286,11 @@ impl Irq {
 
     pub const fn id(&self) -> u8 {
         self.id
+    }
+
+    /// Acknowledge the interrupt so that it can be delivered again.
+    pub fn ack(&self) {
+        sys::irq_ack(self.id)
     }
 }
 
@@ -143,4 +328,21 @@ macro_rules! bindings {
     () => {
         include!(concat!(env!("OUT_DIR"), "/rampart_bindings.rs"));
     };
+}
+
+/// Declare the PD's init function (`fn() -> impl Handler`) and make it the program's entry.
+/// The crate must be `#![no_std]` and `#![no_main]`.
+#[macro_export]
+macro_rules! pd_main {
+    ($init:path) => {
+        #[unsafe(no_mangle)]
+        pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
+            $crate::__run($init)
+        }
+    };
+}
+
+#[doc(hidden)]
+pub fn __run<H: Handler>(init: fn() -> H) -> ! {
+    sys::run(init)
 }

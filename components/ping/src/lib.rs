@@ -16,6 +16,11 @@ pub const DOORBELL: Channel<Notify, NoPpCall> = channels::DOORBELL;
 /// Protected procedure channel to pong (ping may call, not notify).
 pub const RPC: Channel<NoNotify, PpCall> = channels::RPC;
 
+/// Rounds the default system plays before it ends itself.
+pub const ROUNDS: u64 = 1000;
+/// Label of ping's call to pong: "what did you last read?".
+pub const LABEL_LAST_READ: u64 = 1;
+
 /// Bytes of `buffer` a round takes: one little-endian u64.
 pub const ROUND_BYTES: usize = 8;
 const _: () = assert!(BUFFER.size_bytes() >= ROUND_BYTES as u64);

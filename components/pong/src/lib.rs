@@ -13,6 +13,9 @@ pub const DOORBELL: Channel<Notify, NoPpCall> = channels::DOORBELL;
 /// Channel ping calls pong over; pong answers, it does not call.
 pub const RPC: Channel<NoNotify, NoPpCall> = channels::RPC;
 
+/// Label of ping's call: "what did you last read?" (as `ping::LABEL_LAST_READ`).
+pub const LABEL_LAST_READ: u64 = 1;
+
 /// Pong's state: the last round read from `buffer`.
 #[derive(Clone, Debug, Default)]
 pub struct Pong {

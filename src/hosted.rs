@@ -1,0 +1,781 @@
+//! The hosted supervisor: runs a system as confined Linux processes (`rampart run --hosted`).
+//!
+//! It builds the system's components, creates every shared object the system file declares (a
+//! memfd per memory region; per channel direction a notification page; per protected procedure
+//! channel a request page, a reply page and a reply eventfd; per PD a wake-up eventfd and a
+//! control pipe), and starts each PD with exactly the descriptors its channels and maps entitle
+//! it to, placed at fixed numbers and described by the boot information at descriptor 3. Before
+//! the PD's program runs, everything else is closed, the process gets its own user, network, IPC
+//! and UTS namespaces where the host allows, and it is tied to the supervisor's life
+//! (`PR_SET_PDEATHSIG`). The PD confines itself with seccomp once its `init` returns.
+//!
+//! Then it plays the monitor: it logs each PD's output with the PD's name, receives fault reports,
+//! fails calls a faulted PD was serving (the caller gets `LABEL_CALL_FAILED` instead of hanging),
+//! hands a child's fault to its parent's `fault` entry, and otherwise applies the restart policy:
+//! a restart is a fresh process (fresh private memory) on the same shared regions, at most
+//! [`RESTARTS_MAX`] times in [`RESTART_WINDOW_MS`], after which the PD is held. Ctrl-C (SIGINT),
+//! SIGTERM and SIGHUP stop every PD; no process outlives the supervisor.
+
+use rampart_runtime::hosted::bootinfo::*;
+use rampart_runtime::hosted::control::{Record, MAX_RECORD_BYTES};
+use rampart_runtime::hosted::pages::MessagePage;
+use rampart_runtime::{Message, LABEL_CALL_FAILED};
+use rampart_spec::{ProgramRef, SystemSpec};
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::fmt;
+use std::io::Write as _;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child as Process, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Restarts allowed within [`RESTART_WINDOW_MS`] before a PD is held.
+pub const RESTARTS_MAX: usize = 5;
+/// The window the restart limit counts over.
+pub const RESTART_WINDOW_MS: u64 = 10_000;
+/// Most bytes of one PD output line kept; longer lines are cut.
+pub const LOG_LINE_MAX_BYTES: usize = 4096;
+/// Exit status of `rampart run` when stopped by a signal: 128 + the signal.
+pub const EXIT_SIGNAL_BASE: u8 = 128;
+
+/// What to do with a top-level PD that faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartPolicy {
+    /// Restart, within the rate limit.
+    Restart,
+    /// Leave it stopped.
+    Hold,
+}
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub policy: RestartPolicy,
+    /// Stop the system after this long (exit status 124).
+    pub timeout: Option<Duration>,
+    /// Map priorities onto SCHED_FIFO (needs CAP_SYS_NICE) instead of nice values.
+    pub realtime: bool,
+    /// Print supervisor events (starts, init times) as well as faults.
+    pub verbose: bool,
+}
+
+/// Why a run could not start or ended badly.
+#[derive(Debug)]
+pub struct RunError(pub String);
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn os_err(what: &str) -> RunError {
+    RunError(format!("{what}: {}", std::io::Error::last_os_error()))
+}
+
+fn check(ret: libc::c_int, what: &str) -> Result<libc::c_int, RunError> {
+    if ret < 0 {
+        Err(os_err(what))
+    } else {
+        Ok(ret)
+    }
+}
+
+fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: `fd` was just returned by a successful system call and is owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+fn memfd(name: &str, size: usize) -> Result<OwnedFd, RunError> {
+    let cname = CString::new(name).unwrap_or_default();
+    // SAFETY: a NUL-terminated name; flags only.
+    let fd = owned(check(unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) }, "memfd_create")?);
+    // SAFETY: resizes a memfd we own.
+    check(unsafe { libc::ftruncate(fd.as_raw_fd(), size as libc::off_t) }, "ftruncate")?;
+    Ok(fd)
+}
+
+/// A second, read-only descriptor for the same memory: mappings through it cannot be made writable.
+fn reopen_read_only(fd: &OwnedFd) -> Result<OwnedFd, RunError> {
+    let path = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap_or_default();
+    // SAFETY: opens a path string; the result is a new descriptor or -1.
+    Ok(owned(check(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }, "reopen a memfd read-only")?))
+}
+
+fn eventfd() -> Result<OwnedFd, RunError> {
+    // SAFETY: creates a new eventfd.
+    Ok(owned(check(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) }, "eventfd")?))
+}
+
+fn pipe(nonblocking_read: bool) -> Result<(OwnedFd, OwnedFd), RunError> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into `fds`.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, "pipe2")?;
+    if nonblocking_read {
+        // SAFETY: sets a flag on a descriptor we own.
+        unsafe { libc::fcntl(fds[0], libc::F_SETFL, libc::O_NONBLOCK) };
+    }
+    Ok((owned(fds[0]), owned(fds[1])))
+}
+
+fn signal_eventfd(fd: RawFd) {
+    let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a live u64.
+    unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+}
+
+/// A shared control page the supervisor keeps mapped (to fail calls of a faulted callee).
+struct SharedPage {
+    fd: OwnedFd,
+    ptr: *mut u8,
+}
+
+impl SharedPage {
+    fn new(name: &str) -> Result<SharedPage, RunError> {
+        let fd = memfd(name, CONTROL_PAGE_BYTES)?;
+        // SAFETY: maps a fresh memfd of CONTROL_PAGE_BYTES shared; never unmapped while `self` lives.
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), CONTROL_PAGE_BYTES, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
+        if p == libc::MAP_FAILED {
+            return Err(os_err("mmap a control page"));
+        }
+        Ok(SharedPage { fd, ptr: p.cast() })
+    }
+
+    fn message(&self) -> &MessagePage {
+        // SAFETY: the mapping is page-sized, aligned and zero-initialised, and MessagePage is
+        // atomics only, so any bytes are a valid value and shared access is sound.
+        unsafe { &*(self.ptr as *const MessagePage) }
+    }
+}
+
+impl Drop for SharedPage {
+    fn drop(&mut self) {
+        // SAFETY: unmaps the mapping made in `new`.
+        unsafe { libc::munmap(self.ptr.cast(), CONTROL_PAGE_BYTES) };
+    }
+}
+
+/// A protected procedure channel's objects.
+struct CallPath {
+    caller: usize,
+    callee: usize,
+    caller_id: u8,
+    callee_id: u8,
+    request: SharedPage,
+    reply: SharedPage,
+    reply_wake: OwnedFd,
+}
+
+/// One direction of a notifying channel.
+struct NotifyPath {
+    sender: usize,
+    receiver: usize,
+    sender_id: u8,
+    receiver_id: u8,
+    page: SharedPage,
+}
+
+/// Everything that outlives PD processes: shared memory, pages, eventfds.
+struct Objects {
+    regions: Vec<OwnedFd>,
+    wake: Vec<OwnedFd>,
+    notifies: Vec<NotifyPath>,
+    calls: Vec<CallPath>,
+}
+
+impl Objects {
+    fn create(spec: &SystemSpec, base_dir: &Path) -> Result<Objects, RunError> {
+        let mut regions = Vec::new();
+        for r in &spec.regions {
+            let fd = memfd(&format!("rampart-mr-{}", r.name), r.size_bytes as usize)?;
+            if let Some(p) = &r.prefill {
+                let bytes = std::fs::read(base_dir.join(&p.path)).map_err(|e| RunError(format!("cannot read prefill file {}: {e}", p.path)))?;
+                let mut f = std::fs::File::from(fd.try_clone().map_err(|e| RunError(e.to_string()))?);
+                f.write_all(&bytes).map_err(|e| RunError(e.to_string()))?;
+            }
+            regions.push(fd);
+        }
+        let wake = spec.pds.iter().map(|_| eventfd()).collect::<Result<Vec<_>, _>>()?;
+        let mut notifies = Vec::new();
+        let mut calls = Vec::new();
+        for ch in &spec.channels {
+            let [a, b] = &ch.ends;
+            for (from, to) in [(a, b), (b, a)] {
+                if from.notify {
+                    notifies.push(NotifyPath {
+                        sender: usize::from(from.pd),
+                        receiver: usize::from(to.pd),
+                        sender_id: from.id,
+                        receiver_id: to.id,
+                        page: SharedPage::new("rampart-notify")?,
+                    });
+                }
+                if from.pp {
+                    calls.push(CallPath {
+                        caller: usize::from(from.pd),
+                        callee: usize::from(to.pd),
+                        caller_id: from.id,
+                        callee_id: to.id,
+                        request: SharedPage::new("rampart-call")?,
+                        reply: SharedPage::new("rampart-reply")?,
+                        reply_wake: eventfd()?,
+                    });
+                }
+            }
+        }
+        Ok(Objects { regions, wake, notifies, calls })
+    }
+}
+
+/// Descriptors to place in a child at consecutive numbers from [`BOOTINFO_FD`].
+#[derive(Default)]
+struct FdPlan {
+    fds: Vec<OwnedFd>,
+}
+
+impl FdPlan {
+    /// Add a descriptor (a duplicate we own); returns the number it will have in the child.
+    fn add(&mut self, fd: OwnedFd) -> i32 {
+        self.fds.push(fd);
+        BOOTINFO_FD + self.fds.len() as i32 - 1
+    }
+
+    fn dup(&mut self, fd: &OwnedFd) -> Result<i32, RunError> {
+        Ok(self.add(fd.try_clone().map_err(|e| RunError(format!("dup: {e}")))?))
+    }
+}
+
+/// A running (or stopped) PD.
+struct PdState {
+    name: String,
+    binary: PathBuf,
+    parent: Option<(usize, u8)>,
+    process: Option<Process>,
+    /// Read end of this PD's control pipe (the write end goes to each incarnation).
+    control_read: OwnedFd,
+    control_write: OwnedFd,
+    control_buf: Vec<u8>,
+    /// For parents: the write end of the child-fault pipe, and the read end handed to the PD.
+    child_faults: Option<(OwnedFd, OwnedFd)>,
+    /// The last fault report, waiting for the process to exit.
+    report: Option<String>,
+    restarts: Vec<Instant>,
+    held: bool,
+    awaiting_decision: bool,
+    init_done: bool,
+    started_at: Instant,
+}
+
+/// Build the components a system runs; their binaries, by component name.
+pub fn build_components(spec: &SystemSpec, system_file: &Path, board: &str, workspace: &Path, verbose: bool) -> Result<HashMap<String, PathBuf>, RunError> {
+    let mut names: Vec<&str> = spec
+        .pds
+        .iter()
+        .filter_map(|p| match &p.program {
+            ProgramRef::Component(c) => Some(c.as_str()),
+            ProgramRef::Elf(_) => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    let target_dir = workspace.join("target/hosted");
+    let system = system_file.canonicalize().map_err(|e| RunError(format!("{}: {e}", system_file.display())))?;
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.arg("build").arg("--release").arg("--target-dir").arg(&target_dir).current_dir(workspace);
+    if !verbose {
+        cmd.arg("--quiet");
+    }
+    for n in &names {
+        cmd.arg("-p").arg(n);
+    }
+    cmd.env(rampart_sdf::bindings::SYSTEM_ENV, &system).env(rampart_sdf::bindings::BOARD_ENV, board);
+    let status = cmd.status().map_err(|e| RunError(format!("cannot run cargo to build the components: {e}")))?;
+    if !status.success() {
+        return Err(RunError(format!("building the components ({}) failed", names.join(", "))));
+    }
+    Ok(names.iter().map(|n| (n.to_string(), target_dir.join("release").join(n))).collect())
+}
+
+/// A system being supervised.
+pub struct Supervisor {
+    spec: SystemSpec,
+    objects: Objects,
+    pds: Vec<PdState>,
+    clock_origin_ns: u64,
+    opts: RunOptions,
+    signals: OwnedFd,
+    started: Instant,
+    all_init_reported: bool,
+}
+
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: writes one timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn block_signals() -> Result<OwnedFd, RunError> {
+    // SAFETY: builds a signal set on the stack, blocks it for this (single-threaded) process and
+    // opens a signalfd for it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGCHLD, libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        Ok(owned(check(libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK), "signalfd")?))
+    }
+}
+
+fn log(pd: &str, line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "[{pd}] {line}");
+}
+
+fn note(msg: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "rampart: {msg}");
+}
+
+impl Supervisor {
+    /// Create every shared object and start every PD.
+    pub fn start(spec: SystemSpec, binaries: &HashMap<String, PathBuf>, base_dir: &Path, opts: RunOptions) -> Result<Supervisor, RunError> {
+        let signals = block_signals()?;
+        let objects = Objects::create(&spec, base_dir)?;
+        let mut pds = Vec::new();
+        let has_children: Vec<bool> = (0..spec.pds.len()).map(|i| spec.pds.iter().any(|c| c.parent.is_some_and(|(p, _)| usize::from(p) == i))).collect();
+        for (i, pd) in spec.pds.iter().enumerate() {
+            let binary = match &pd.program {
+                ProgramRef::Component(c) => binaries.get(c).cloned().ok_or_else(|| RunError(format!("component `{c}` was not built")))?,
+                ProgramRef::Elf(p) => return Err(RunError(format!("PD `{}` runs the ELF file {p}; the hosted backend runs components only", pd.name))),
+            };
+            let (control_read, control_write) = pipe(true)?;
+            let child_faults = if has_children[i] { Some(pipe(true)?) } else { None };
+            pds.push(PdState {
+                name: pd.name.clone(),
+                binary,
+                parent: pd.parent.map(|(p, id)| (usize::from(p), id)),
+                process: None,
+                control_read,
+                control_write,
+                control_buf: Vec::new(),
+                child_faults: child_faults.map(|(r, w)| (w, r)),
+                report: None,
+                restarts: Vec::new(),
+                held: false,
+                awaiting_decision: false,
+                init_done: false,
+                started_at: Instant::now(),
+            });
+        }
+        let mut sup = Supervisor { spec, objects, pds, clock_origin_ns: monotonic_ns(), opts, signals, started: Instant::now(), all_init_reported: false };
+        for i in 0..sup.pds.len() {
+            sup.spawn(i)?;
+        }
+        Ok(sup)
+    }
+
+    fn bootinfo(&self, i: usize, plan: &mut FdPlan) -> Result<BootInfo, RunError> {
+        let pd = &self.spec.pds[i];
+        let o = &self.objects;
+        let wake_fd = plan.dup(&o.wake[i])?;
+        let control_fd = plan.dup(&self.pds[i].control_write)?;
+        let child_faults_fd = match &self.pds[i].child_faults {
+            Some((_, read)) => Some(plan.dup(read)?),
+            None => None,
+        };
+        let mut regions = Vec::new();
+        for m in &pd.maps {
+            let r = &self.spec.regions[usize::from(m.region)];
+            let src = &o.regions[usize::from(m.region)];
+            let fd = if m.perms.write { plan.dup(src)? } else { plan.add(reopen_read_only(src)?) };
+            regions.push(RegionMap { name: r.name.clone(), vaddr: m.vaddr, size_bytes: r.size_bytes, fd, write: m.perms.write, execute: m.perms.execute });
+        }
+        let mut notify_out = Vec::new();
+        let mut notify_in = Vec::new();
+        for n in &o.notifies {
+            if n.sender == i {
+                notify_out.push(NotifyOut { id: n.sender_id, page_fd: plan.dup(&n.page.fd)?, peer_wake_fd: plan.dup(&o.wake[n.receiver])? });
+            }
+            if n.receiver == i {
+                notify_in.push(NotifyIn { id: n.receiver_id, page_fd: plan.add(reopen_read_only(&n.page.fd)?) });
+            }
+        }
+        let mut calls_out = Vec::new();
+        let mut calls_in = Vec::new();
+        for c in &o.calls {
+            if c.caller == i {
+                calls_out.push(CallOut {
+                    id: c.caller_id,
+                    call_page_fd: plan.dup(&c.request.fd)?,
+                    reply_page_fd: plan.add(reopen_read_only(&c.reply.fd)?),
+                    peer_wake_fd: plan.dup(&o.wake[c.callee])?,
+                    reply_wake_fd: plan.dup(&c.reply_wake)?,
+                });
+            }
+            if c.callee == i {
+                calls_in.push(CallIn {
+                    id: c.callee_id,
+                    call_page_fd: plan.add(reopen_read_only(&c.request.fd)?),
+                    reply_page_fd: plan.dup(&c.reply.fd)?,
+                    reply_wake_fd: plan.dup(&c.reply_wake)?,
+                });
+            }
+        }
+        Ok(BootInfo {
+            pd_name: pd.name.clone(),
+            wake_fd,
+            control_fd,
+            child_faults_fd,
+            clock_origin_ns: self.clock_origin_ns,
+            regions,
+            notify_out,
+            notify_in,
+            calls_out,
+            calls_in,
+            fd_count: plan.fds.len() as i32 + 1,
+        })
+    }
+
+    fn spawn(&mut self, i: usize) -> Result<(), RunError> {
+        let mut plan = FdPlan::default();
+        let boot = memfd("rampart-bootinfo", 0)?;
+        plan.add(boot.try_clone().map_err(|e| RunError(e.to_string()))?);
+        let info = self.bootinfo(i, &mut plan)?;
+        let bytes = info.encode();
+        std::fs::File::from(boot.try_clone().map_err(|e| RunError(e.to_string()))?)
+            .write_all(&bytes)
+            .map_err(|e| RunError(format!("write boot information: {e}")))?;
+        // SAFETY: seals a memfd we own so the PD cannot change its boot information.
+        unsafe { libc::fcntl(boot.as_raw_fd(), libc::F_ADD_SEALS, libc::F_SEAL_WRITE | libc::F_SEAL_GROW | libc::F_SEAL_SHRINK | libc::F_SEAL_SEAL) };
+
+        let raw: Vec<RawFd> = plan.fds.iter().map(|f| f.as_raw_fd()).collect();
+        let mut cmd = Command::new(&self.pds[i].binary);
+        cmd.arg0(&self.pds[i].name).env_clear().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // SAFETY: the closure runs in the child between fork and exec and calls only
+        // async-signal-safe system calls (fcntl, dup2, close_range, prctl, unshare).
+        unsafe {
+            cmd.pre_exec(move || {
+                const HIGH: RawFd = 1000;
+                // Move every descriptor out of the way first, so that placing them cannot clobber one.
+                let mut high = Vec::with_capacity(raw.len());
+                for fd in &raw {
+                    let h = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, HIGH);
+                    if h < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    high.push(h);
+                }
+                for (k, h) in high.iter().enumerate() {
+                    if libc::dup2(*h, BOOTINFO_FD + k as RawFd) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                // Nothing beyond the planned descriptors survives into the PD.
+                libc::syscall(libc::SYS_close_range, BOOTINFO_FD as u32 + raw.len() as u32, u32::MAX, 0u32);
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+                // Own namespaces where the host allows (no network, no shared IPC); best effort.
+                libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS);
+                // Signals blocked by the supervisor must not stay blocked in the PD.
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| RunError(format!("cannot start PD `{}` ({}): {e}", self.pds[i].name, self.pds[i].binary.display())))?;
+        drop(plan);
+        let pid = child.id() as libc::id_t;
+        self.set_priority(pid, self.spec.pds[i].priority);
+        let name = self.pds[i].name.clone();
+        for stream in [child.stdout.take().map(OwnedFd::from), child.stderr.take().map(OwnedFd::from)].into_iter().flatten() {
+            forward_output(name.clone(), stream);
+        }
+        let p = &mut self.pds[i];
+        p.process = Some(child);
+        p.report = None;
+        p.init_done = false;
+        p.started_at = Instant::now();
+        if self.opts.verbose {
+            note(&format!("started PD `{}` (pid {pid})", p.name));
+        }
+        Ok(())
+    }
+
+    fn set_priority(&self, pid: libc::id_t, priority: u8) {
+        if self.opts.realtime {
+            let param = libc::sched_param { sched_priority: 1 + i32::from(priority) * 98 / 254 };
+            // SAFETY: sets the scheduling policy of a child we started.
+            if unsafe { libc::sched_setscheduler(pid as libc::pid_t, libc::SCHED_FIFO, &param) } != 0 {
+                note(&format!("cannot use SCHED_FIFO ({}); priorities are not applied", std::io::Error::last_os_error()));
+            }
+        } else {
+            // Priority 0..=254 onto nice 19..=-20: higher priority, lower nice.
+            let nice = 19 - i32::from(priority) * 39 / 254;
+            // SAFETY: sets the nice value of a child we started.
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, pid, nice) };
+        }
+    }
+
+    /// Serve until a PD ends the system, a signal arrives or the timeout passes. Returns the exit status.
+    pub fn supervise(&mut self) -> u8 {
+        let deadline = self.opts.timeout.map(|t| self.started + t);
+        loop {
+            let mut pfds = vec![libc::pollfd { fd: self.signals.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+            for p in &self.pds {
+                pfds.push(libc::pollfd { fd: p.control_read.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+            }
+            let timeout_ms = deadline.map_or(-1, |d| d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32);
+            // SAFETY: polls descriptors in a live Vec.
+            unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                note("timeout: stopping the system");
+                self.stop_all();
+                return 124;
+            }
+            for i in 0..self.pds.len() {
+                if let Some(status) = self.read_control(i) {
+                    self.stop_all();
+                    return status;
+                }
+            }
+            if let Some(status) = self.handle_signals() {
+                self.stop_all();
+                return status;
+            }
+            if self.pds.iter().all(|p| p.process.is_none() && p.held) {
+                note("every PD has stopped");
+                return 1;
+            }
+        }
+    }
+
+    /// Read control records from PD `i`; `Some(status)` if it asked to end the system.
+    fn read_control(&mut self, i: usize) -> Option<u8> {
+        let mut buf = [0u8; MAX_RECORD_BYTES * 4];
+        loop {
+            // SAFETY: reads into a stack buffer from a non-blocking pipe.
+            let n = unsafe { libc::read(self.pds[i].control_read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            self.pds[i].control_buf.extend_from_slice(&buf[..n as usize]);
+        }
+        loop {
+            let decoded = Record::decode(&self.pds[i].control_buf);
+            let (record, used) = match decoded {
+                Ok(Some(x)) => x,
+                Ok(None) => return None,
+                Err(e) => {
+                    note(&format!("PD `{}` wrote a malformed control record ({e}); stopping it", self.pds[i].name));
+                    self.pds[i].control_buf.clear();
+                    self.kill(i);
+                    return None;
+                }
+            };
+            self.pds[i].control_buf.drain(..used);
+            let name = self.pds[i].name.clone();
+            match record {
+                Record::InitDone => {
+                    self.pds[i].init_done = true;
+                    if self.opts.verbose {
+                        note(&format!("PD `{name}` initialised in {:?}", self.pds[i].started_at.elapsed()));
+                    }
+                    if !self.all_init_reported && self.pds.iter().all(|p| p.init_done) {
+                        self.all_init_reported = true;
+                        note(&format!("all {} PDs initialised {} ms after start", self.pds.len(), self.started.elapsed().as_millis()));
+                    }
+                }
+                Record::ExitSystem { status } => {
+                    note(&format!("PD `{name}` ended the system with status {status}"));
+                    return Some(status);
+                }
+                Record::Panic { message } => self.pds[i].report = Some(format!("panicked: {message}")),
+                Record::MemoryFault { addr, signal } => {
+                    self.pds[i].report = Some(format!("memory fault at {addr:#x} ({})", signal_name(i32::from(signal))))
+                }
+                Record::Violation { message } => self.pds[i].report = Some(format!("capability violation: {message}")),
+                Record::ChildDecision { child, restart } => self.child_decision(i, child, restart),
+                Record::ChildFault { .. } => note(&format!("PD `{name}` sent a record only the supervisor sends; ignored")),
+            }
+        }
+    }
+
+    fn child_decision(&mut self, parent: usize, child_id: u8, restart: bool) {
+        let Some(c) = self.pds.iter().position(|p| p.parent == Some((parent, child_id))) else {
+            note(&format!("PD `{}` decided about child {child_id}, which it does not have", self.pds[parent].name));
+            return;
+        };
+        if !self.pds[c].awaiting_decision {
+            return;
+        }
+        self.pds[c].awaiting_decision = false;
+        if restart {
+            note(&format!("restarting PD `{}` (its parent `{}` asked)", self.pds[c].name, self.pds[parent].name));
+            if let Err(e) = self.spawn(c) {
+                note(&format!("cannot restart PD `{}`: {e}", self.pds[c].name));
+                self.pds[c].held = true;
+            }
+        } else {
+            note(&format!("holding PD `{}` (its parent `{}` asked)", self.pds[c].name, self.pds[parent].name));
+            self.pds[c].held = true;
+        }
+    }
+
+    fn handle_signals(&mut self) -> Option<u8> {
+        // SAFETY: signalfd_siginfo is plain data; reads whole records from a non-blocking signalfd.
+        let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        let mut stop = None;
+        // SAFETY: reads one signalfd_siginfo into `si`.
+        while unsafe { libc::read(self.signals.as_raw_fd(), (&mut si as *mut libc::signalfd_siginfo).cast(), size) } == size as isize {
+            match si.ssi_signo as i32 {
+                libc::SIGCHLD => {}
+                s => {
+                    note(&format!("{}: stopping the system", signal_name(s)));
+                    stop = Some(EXIT_SIGNAL_BASE + s as u8);
+                }
+            }
+        }
+        if stop.is_some() {
+            return stop;
+        }
+        self.reap();
+        None
+    }
+
+    fn reap(&mut self) {
+        for i in 0..self.pds.len() {
+            let Some(proc_) = self.pds[i].process.as_mut() else { continue };
+            let status = match proc_.try_wait() {
+                Ok(Some(s)) => s,
+                _ => continue,
+            };
+            self.pds[i].process = None;
+            let _ = self.read_control(i);
+            use std::os::unix::process::ExitStatusExt;
+            let (kind, code, what) = match (status.signal(), status.code()) {
+                (Some(libc::SIGSYS), _) => (2u8, libc::SIGSYS as u64, "confinement violation: a forbidden system call (killed by SIGSYS)".to_string()),
+                (Some(s), _) => (1, s as u64, format!("killed by {}", signal_name(s))),
+                (None, Some(rampart_runtime::hosted::EXIT_PANIC)) => (0, 101, "panicked".to_string()),
+                (None, Some(rampart_runtime::hosted::EXIT_VIOLATION)) => (2, 102, "used a capability it does not have".to_string()),
+                (None, Some(c)) if c > rampart_runtime::hosted::EXIT_SIGNAL_BASE => (1, (c - 128) as u64, format!("crashed ({})", signal_name(c - 128))),
+                (None, Some(c)) => (3, c as u64, format!("exited with status {c}")),
+                (None, None) => (3, 0, "exited".to_string()),
+            };
+            let report = self.pds[i].report.take().unwrap_or(what);
+            note(&format!("fault in PD `{}`: {report}", self.pds[i].name));
+            self.fail_pending_calls(i);
+            match self.pds[i].parent {
+                Some((parent, id)) if self.pds[parent].process.is_some() => {
+                    self.pds[i].awaiting_decision = true;
+                    if let Some((w, _)) = &self.pds[parent].child_faults {
+                        let bytes = Record::ChildFault { child: id, kind, code }.encode();
+                        // SAFETY: writes a record to the parent's child-fault pipe.
+                        unsafe { libc::write(w.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+                    }
+                    signal_eventfd(self.objects.wake[parent].as_raw_fd());
+                }
+                _ => self.apply_policy(i),
+            }
+        }
+    }
+
+    fn apply_policy(&mut self, i: usize) {
+        let now = Instant::now();
+        let window = Duration::from_millis(RESTART_WINDOW_MS);
+        self.pds[i].restarts.retain(|t| now.duration_since(*t) < window);
+        let name = self.pds[i].name.clone();
+        if self.opts.policy == RestartPolicy::Hold {
+            note(&format!("holding PD `{name}` (restart policy: hold)"));
+            self.pds[i].held = true;
+        } else if self.pds[i].restarts.len() >= RESTARTS_MAX {
+            note(&format!("holding PD `{name}`: it faulted {RESTARTS_MAX} times within {RESTART_WINDOW_MS} ms"));
+            self.pds[i].held = true;
+        } else {
+            self.pds[i].restarts.push(now);
+            note(&format!("restarting PD `{name}` from a fresh process"));
+            if let Err(e) = self.spawn(i) {
+                note(&format!("cannot restart PD `{name}`: {e}"));
+                self.pds[i].held = true;
+            }
+        }
+    }
+
+    /// A callee died: answer every call it had not answered, so no caller waits forever.
+    fn fail_pending_calls(&self, callee: usize) {
+        for c in self.objects.calls.iter().filter(|c| c.callee == callee) {
+            let seq = c.request.message().seq();
+            if c.reply.message().seq() != seq {
+                c.reply.message().publish(seq, &Message::new(LABEL_CALL_FAILED));
+                signal_eventfd(c.reply_wake.as_raw_fd());
+            }
+        }
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(p) = self.pds[i].process.as_mut() {
+            let _ = p.kill();
+        }
+    }
+
+    /// Stop every PD and wait for each.
+    pub fn stop_all(&mut self) {
+        for p in &mut self.pds {
+            if let Some(mut proc_) = p.process.take() {
+                let _ = proc_.kill();
+                let _ = proc_.wait();
+            }
+        }
+    }
+
+    /// Names of PDs that are running now.
+    pub fn running(&self) -> Vec<&str> {
+        self.pds.iter().filter(|p| p.process.is_some()).map(|p| p.name.as_str()).collect()
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+fn signal_name(s: i32) -> String {
+    match s {
+        libc::SIGSEGV => "SIGSEGV".into(),
+        libc::SIGBUS => "SIGBUS".into(),
+        libc::SIGILL => "SIGILL".into(),
+        libc::SIGFPE => "SIGFPE".into(),
+        libc::SIGABRT => "SIGABRT".into(),
+        libc::SIGKILL => "SIGKILL".into(),
+        libc::SIGSYS => "SIGSYS".into(),
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGHUP => "SIGHUP".into(),
+        n => format!("signal {n}"),
+    }
+}
+
+/// Copy a PD's output to ours, a line at a time, with its name in front.
+fn forward_output(name: String, fd: OwnedFd) {
+    std::thread::spawn(move || {
+        use std::io::{BufRead, Read};
+        let mut reader = std::io::BufReader::new(std::fs::File::from(fd));
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.by_ref().take(LOG_LINE_MAX_BYTES as u64).read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&line);
+                    log(&name, text.trim_end_matches('\n'));
+                }
+            }
+        }
+    });
+}
