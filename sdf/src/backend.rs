@@ -76,7 +76,7 @@ pub fn unsupported(sys: &System, spec: &SystemSpec, backend: Backend) -> Vec<Dia
             if let ProgramRef::Elf(path) = &ps.program {
                 out.push(
                     Diagnostic::error(format!("the hosted backend runs workspace components only, and `{path}` is not one"))
-                        .at(pd.span.clone())
+                        .at(pd.program_image_span.clone())
                         .on("program_image")
                         .help("name a component as `NAME.elf`, where components/NAME is a crate of the workspace"),
                 );

@@ -104,6 +104,25 @@ pub fn offset_of(source: &str, line: usize, col: usize) -> usize {
     start + within
 }
 
+/// 1-based line numbers of byte offsets, for sources with many diagnostics: built once in
+/// O(length), then each lookup is a binary search (where [`line_col`] scans from the start).
+#[derive(Clone, Debug)]
+pub struct LineIndex {
+    /// Byte offset of the start of every line after the first.
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(source: &str) -> Self {
+        LineIndex { starts: source.match_indices('\n').map(|(i, _)| i + 1).collect() }
+    }
+
+    /// The same line as `line_col(source, offset).0`.
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset) + 1
+    }
+}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while i > 0 && !s.is_char_boundary(i) {
         i -= 1;
@@ -157,12 +176,24 @@ impl Report {
         }
     }
 
-    /// Render every diagnostic and a summary line. `color` adds ANSI colours.
+    /// Render the diagnostics (the first [`MAX_RENDERED_DIAGNOSTICS`] of them, then how many
+    /// more there are) and a summary line. `color` adds ANSI colours.
     pub fn render(&self, color: bool) -> String {
         let mut out = String::new();
-        for d in &self.diagnostics {
+        for d in self.diagnostics.iter().take(MAX_RENDERED_DIAGNOSTICS) {
             out.push_str(&self.render_one(d, color));
             out.push('\n');
+        }
+        if let Some(rest) = self.diagnostics.get(MAX_RENDERED_DIAGNOSTICS..) {
+            let re = rest.iter().filter(|d| d.is_error()).count();
+            let rw = rest.len() - re;
+            let _ = writeln!(
+                out,
+                "{}: {re} more error{} and {rw} more warning{} not shown\n",
+                paint(color, BOLD, "note"),
+                plural(re),
+                plural(rw)
+            );
         }
         let (e, w) = (self.error_count(), self.warning_count());
         if e > 0 {
@@ -194,17 +225,31 @@ impl Report {
                 let width = line.to_string().len();
                 let pad = " ".repeat(width);
                 let _ = writeln!(out, "{pad}{} {}:{}:{}", paint(color, gutter_style, "-->"), self.file, line, col);
-                let text = self.source.lines().nth(line - 1).unwrap_or("");
-                // Tabs would misalign the carets: show them as one space each.
-                let shown: String = text.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
-                let _ = writeln!(out, "{pad} {}", paint(color, gutter_style, "|"));
-                let _ = writeln!(out, "{} {} {}", paint(color, gutter_style, &line.to_string()), paint(color, gutter_style, "|"), shown);
-                let line_chars = shown.chars().count();
-                let span_end = floor_char_boundary(&self.source, span.end.min(self.source.len()));
                 let span_start = floor_char_boundary(&self.source, span.start.min(self.source.len()));
-                let span_chars = self.source[span_start..span_end.max(span_start)].chars().take_while(|&c| c != '\n').count();
-                let carets = span_chars.clamp(1, line_chars.saturating_sub(col - 1).max(1));
-                let mut marker = format!("{}{}", " ".repeat(col - 1), paint(color, style, &"^".repeat(carets)));
+                let line_start = self.source[..span_start].rfind('\n').map_or(0, |i| i + 1);
+                let text = self.source[line_start..].split('\n').next().unwrap_or("");
+                let text = text.strip_suffix('\r').unwrap_or(text);
+                // A long line is shown as a window of MAX_SHOWN_LINE_CHARS characters around the
+                // column, so that the output stays proportional to the number of diagnostics.
+                let line_chars = text.chars().count();
+                let (skip, take) = if line_chars <= MAX_SHOWN_LINE_CHARS {
+                    (0, line_chars)
+                } else {
+                    (
+                        (col - 1).saturating_sub(MAX_SHOWN_LINE_CHARS / 4).min(line_chars - MAX_SHOWN_LINE_CHARS),
+                        MAX_SHOWN_LINE_CHARS,
+                    )
+                };
+                let (before, after) = (if skip > 0 { "…" } else { "" }, if skip + take < line_chars { "…" } else { "" });
+                // Tabs would misalign the carets: show them as one space each.
+                let shown: String = text.chars().skip(skip).take(take).map(|c| if c == '\t' { ' ' } else { c }).collect();
+                let _ = writeln!(out, "{pad} {}", paint(color, gutter_style, "|"));
+                let _ = writeln!(out, "{} {} {before}{shown}{after}", paint(color, gutter_style, &line.to_string()), paint(color, gutter_style, "|"));
+                let span_end = floor_char_boundary(&self.source, span.end.min(self.source.len()));
+                let span_chars = self.source[span_start..span_end.max(span_start)].chars().take_while(|&c| c != '\n').take(take).count();
+                let col_shown = col - 1 - skip + before.chars().count();
+                let carets = span_chars.clamp(1, take.saturating_sub(col - 1 - skip).max(1));
+                let mut marker = format!("{}{}", " ".repeat(col_shown), paint(color, style, &"^".repeat(carets)));
                 if let Some(el) = &d.element {
                     let _ = write!(marker, " {}", paint(color, style, &format!("in <{el}>")));
                 }
@@ -230,6 +275,11 @@ impl Report {
         out
     }
 }
+
+/// Most diagnostics [`Report::render`] shows; the rest are counted.
+pub const MAX_RENDERED_DIAGNOSTICS: usize = 200;
+/// Longest source line shown whole under a diagnostic; longer ones are shown in part.
+pub const MAX_SHOWN_LINE_CHARS: usize = 160;
 
 fn plural(n: usize) -> &'static str {
     if n == 1 {

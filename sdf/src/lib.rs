@@ -58,6 +58,15 @@ pub struct Checked {
 
 /// Check a system file's bytes. `file` is the name shown in diagnostics.
 pub fn check_bytes(file: &str, bytes: &[u8], opts: &Options) -> Result<Checked, Report> {
+    // Too large is the first thing to say about a file, before decoding or copying any of it.
+    if bytes.len() > parse::MAX_SYSTEM_FILE_BYTES {
+        let mut r = Report::new(file, String::new());
+        r.push(
+            Diagnostic::error(format!("the file is {} bytes, more than the limit of {}", bytes.len(), parse::MAX_SYSTEM_FILE_BYTES))
+                .help("a system file describes at most 63 protection domains; it should be a few kilobytes"),
+        );
+        return Err(r);
+    }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let source = match std::str::from_utf8(bytes) {
         Ok(s) => s,
@@ -91,6 +100,18 @@ pub fn check_str(file: &str, source: &str, opts: &Options) -> Result<Checked, Re
             spec = compile::compile(system, &opts.board, opts.base_dir.as_deref(), &opts.components);
             if spec.is_none() {
                 diags.push(Diagnostic::error("internal error: a validated system did not compile; please report this file"));
+            }
+            // Backends read the spec with `rampart_spec::decode`, which refuses encodings over
+            // MAX_SPEC_BYTES: a system that compiles to more is refused here, not there.
+            if let Some(size) = spec.as_ref().map(|s| s.encode().len()).filter(|&n| n > rampart_spec::MAX_SPEC_BYTES) {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "the compiled system is {size} bytes, more than the limit of {} that backends read",
+                        rampart_spec::MAX_SPEC_BYTES
+                    ))
+                    .help("a system has at most 63 protection domains; this many maps, IRQs, I/O ports and channels cannot be booted"),
+                );
+                spec = None;
             }
         }
         if let (Some(spec), Some(backend)) = (&spec, opts.backend) {

@@ -42,6 +42,8 @@ pub struct Pd {
     pub fpu: bool,
     /// The `path` of `program_image`, as written.
     pub program_image: String,
+    /// Span of that `path` (of the PD's start tag when there is none).
+    pub program_image_span: Span,
     pub maps: Vec<Map>,
     pub irqs: Vec<Irq>,
     pub ioports: Vec<IoPort>,

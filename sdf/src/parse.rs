@@ -9,7 +9,7 @@
 //!
 //! Parsing goes on after an error where it can, so one run reports every problem it can see.
 
-use crate::diag::{offset_of, Diagnostic};
+use crate::diag::{offset_of, Diagnostic, LineIndex};
 use crate::model::*;
 use crate::Board;
 use rampart_spec::{
@@ -17,11 +17,15 @@ use rampart_spec::{
     MAX_NAME_BYTES, MAX_PRIORITY, MAX_STACK_SIZE_BYTES, MIN_STACK_SIZE_BYTES,
 };
 use roxmltree::{Document, Node, ParsingOptions};
+use std::cell::OnceCell;
 
 /// Largest system file read, in bytes.
 pub const MAX_SYSTEM_FILE_BYTES: usize = 4 * 1024 * 1024;
 /// Most XML nodes (elements, text, comments) in one file.
 pub const MAX_XML_NODES: u32 = 200_000;
+/// Most attributes on one element (Microkit's elements take at most nine). Checked before the XML
+/// is parsed, because roxmltree's check for duplicate attributes is quadratic in their number.
+pub const MAX_ATTRIBUTES_PER_ELEMENT: usize = 256;
 /// Deepest nesting of child protection domains (every level is a PD, and there are at most 63).
 pub const MAX_PD_DEPTH: usize = rampart_spec::MAX_PDS;
 /// I/O APICs an x86_64 board has (QEMU's `pc` machine: one).
@@ -54,6 +58,15 @@ pub fn parse(source: &str, board: &Board, diags: &mut Vec<Diagnostic>) -> Option
         );
         return None;
     }
+    if let Some(at) = crowded_tag(source) {
+        let end = source[at..].find(|c: char| c.is_whitespace() || c == '>').map_or(source.len(), |i| at + i);
+        diags.push(
+            Diagnostic::error(format!("an element has more than {MAX_ATTRIBUTES_PER_ELEMENT} attributes"))
+                .at(at..end)
+                .help("system file elements take at most nine attributes; remove the others"),
+        );
+        return None;
+    }
     let opts = ParsingOptions { allow_dtd: false, nodes_limit: MAX_XML_NODES, ..ParsingOptions::default() };
     let doc = match Document::parse_with_options(source, opts) {
         Ok(doc) => doc,
@@ -72,12 +85,14 @@ pub fn parse(source: &str, board: &Board, diags: &mut Vec<Diagnostic>) -> Option
             return None;
         }
     };
-    let mut p = Parser { src: source, board, diags, pds: Vec::new() };
+    let mut p = Parser { src: source, lines: OnceCell::new(), board, diags, pds: Vec::new() };
     p.system(doc.root_element())
 }
 
 struct Parser<'s, 'b, 'd> {
     src: &'s str,
+    /// Line numbers for notes ("the first is on line N"), which a file may need many of.
+    lines: OnceCell<LineIndex>,
     board: &'b Board,
     diags: &'d mut Vec<Diagnostic>,
     pds: Vec<Pd>,
@@ -104,7 +119,15 @@ fn distance(a: &str, b: &str) -> usize {
 }
 
 fn suggest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
-    options.iter().map(|o| (distance(word, o), *o)).filter(|(d, _)| *d <= 2).min().map(|(_, o)| o)
+    // The distance is at least the difference in length: skip the quadratic work for long words.
+    let len = word.chars().take(64).count();
+    options
+        .iter()
+        .filter(|o| len.abs_diff(o.chars().count()) <= 2)
+        .map(|o| (distance(word, o), *o))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, o)| o)
 }
 
 fn list(options: &[&str]) -> String {
@@ -159,6 +182,11 @@ struct Attrs<'a, 'input> {
 }
 
 impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
+    /// 1-based line of a byte offset.
+    fn line(&self, offset: usize) -> usize {
+        self.lines.get_or_init(|| LineIndex::new(self.src)).line(offset)
+    }
+
     fn err(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
@@ -308,8 +336,9 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
 
     fn system(&mut self, root: Node) -> Option<System> {
         if root.tag_name().name() != "system" || root.tag_name().namespace().is_some() {
+            let ns = root.tag_name().namespace().map(|ns| format!(" in namespace `{ns}`")).unwrap_or_default();
             self.err(
-                Diagnostic::error(format!("the root element is <{}>, not <system>", root.tag_name().name()))
+                Diagnostic::error(format!("the root element is <{}>{ns}, not <system>", root.tag_name().name()))
                     .at(tag_span(&root))
                     .help("a system file has one <system> element holding <protection_domain>, <memory_region> and <channel> elements"),
             );
@@ -363,7 +392,8 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         let priority = self.number(&a, "priority", 0, u64::from(MAX_PRIORITY), "the scheduling priority").flatten().unwrap_or(0) as u8;
         let budget = self.number(&a, "budget", 1, u64::MAX, "the budget in microseconds").flatten();
         let period = self.number(&a, "period", 1, u64::MAX, "the period in microseconds").flatten();
-        if let (Some(b), Some(p)) = (budget.or(Some(rampart_spec::DEFAULT_BUDGET_US)), period) {
+        let budget_or_default = if a.node.attribute("budget").is_none() { Some(rampart_spec::DEFAULT_BUDGET_US) } else { budget };
+        if let (Some(b), Some(p)) = (budget_or_default, period) {
             if b > p {
                 let span = self.span_of(&a, if budget.is_some() { "budget" } else { "period" });
                 self.err(
@@ -406,6 +436,7 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             cpu,
             fpu,
             program_image: String::new(),
+            program_image_span: tag_span(&node),
             maps: Vec::new(),
             irqs: Vec::new(),
             ioports: Vec::new(),
@@ -421,8 +452,9 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             match child.tag_name().name() {
                 "program_image" => {
                     let ia = self.attrs(child, "program_image", &["path"]);
+                    self.elements(child, "program_image").iter().for_each(|c| self.unknown_child(c, "program_image", &[]));
                     if let Some(first) = &image {
-                        let (line, _) = crate::diag::line_col(self.src, first.start);
+                        let line = self.line(first.start);
                         self.err(
                             Diagnostic::error("a protection domain has more than one <program_image>")
                                 .at(tag_span(&child))
@@ -436,6 +468,7 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
                             self.err(Diagnostic::error("program_image path is empty").at(span).on("program_image").help("path names an ELF file, or `NAME.elf` for the workspace component NAME"));
                         }
                         pd.program_image = path.to_string();
+                        pd.program_image_span = self.span_of(&ia, "path");
                     }
                     image = Some(tag_span(&child));
                 }
@@ -483,7 +516,7 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             self.pd(child, Some(index), depth + 1);
             if let Some(Pd { parent: Some((_, id)), span, .. }) = self.pds.get(before).cloned() {
                 if let Some((_, first)) = child_ids.iter().find(|(i, _)| *i == id) {
-                    let (line, _) = crate::diag::line_col(self.src, first.start);
+                    let line = self.line(first.start);
                     let at = self.pds[before].attr_span("id");
                     self.err(
                         Diagnostic::error(format!("child id {id} is used twice in `{}`", self.pds[index].name))
@@ -769,12 +802,16 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             Some(p) => Some(p.to_string()),
             None => None,
         };
+        // A region whose size or page size is wrong (already reported) is still kept, with the
+        // smallest values and no prefill, so that maps naming it are not reported as naming a
+        // region that does not exist.
+        let page_or_min = page.unwrap_or_else(|| arch.min_page_size());
         Some(Region {
             name: name?,
-            size_bytes: size?,
-            page_size_bytes: page?,
+            size_bytes: size.unwrap_or(page_or_min),
+            page_size_bytes: page_or_min,
             phys_addr: phys,
-            prefill_path,
+            prefill_path: if size.is_some() { prefill_path } else { None },
             span: tag_span(&node),
             attrs: a.spans,
         })
@@ -838,6 +875,49 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         let setvar_id = self.optional_name(&a, "setvar_id", "the program symbol to patch with the id");
         Some(End { pd: pd?, id: id?, notify, pp, setvar_id, span: tag_span(&node), attrs: a.spans })
     }
+}
+
+/// Byte offset of the first start tag with more than [`MAX_ATTRIBUTES_PER_ELEMENT`] attributes,
+/// found in one pass that skips comments, CDATA, processing instructions and quoted values and
+/// counts the `=` of each tag: an upper bound on its attributes wherever the XML is well formed.
+fn crowded_tag(source: &str) -> Option<usize> {
+    let b = source.as_bytes();
+    let mut i = 0;
+    while let Some(lt) = b[i..].iter().position(|&c| c == b'<').map(|p| i + p) {
+        let rest = &source[lt..];
+        let skip_to = |close: &str| rest.find(close).map(|p| lt + p + close.len());
+        let next = if rest.starts_with("<!--") {
+            skip_to("-->")
+        } else if rest.starts_with("<![CDATA[") {
+            skip_to("]]>")
+        } else if rest.starts_with("<?") {
+            skip_to("?>")
+        } else if rest.starts_with("<!") || rest.starts_with("</") {
+            skip_to(">")
+        } else {
+            let (mut quote, mut count, mut j) = (None, 0usize, lt + 1);
+            while j < b.len() {
+                match (quote, b[j]) {
+                    (Some(q), c) if c == q => quote = None,
+                    (Some(_), _) => {}
+                    (None, c @ (b'"' | b'\'')) => quote = Some(c),
+                    (None, b'=') => count += 1,
+                    (None, b'>' | b'<') => break,
+                    (None, _) => {}
+                }
+                j += 1;
+            }
+            if count > MAX_ATTRIBUTES_PER_ELEMENT {
+                return Some(lt);
+            }
+            Some(j)
+        };
+        match next {
+            Some(n) if n > i => i = n,
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn list_el(options: &[&str]) -> String {

@@ -8,18 +8,20 @@
 //! and I/O port given to at most one PD; unique setvar symbols within a PD; prefill files that
 //! exist and fit. Unused regions are warned about.
 
-use crate::diag::{line_col, Diagnostic};
+use crate::diag::{Diagnostic, LineIndex};
 use crate::model::*;
 use crate::Board;
 use rampart_spec::{IrqSource, MAX_PDS};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// Guard pages kept free below each PD's stack.
 pub const STACK_GUARD_BYTES: u64 = 0x1000;
 
 pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>, diags: &mut Vec<Diagnostic>) {
-    let line = |span: &Span| line_col(src, span.start).0;
+    // Line numbers for notes come from an index: a file may have a great many duplicates.
+    let lines = LineIndex::new(src);
+    let line = |span: &Span| lines.line(span.start);
 
     if sys.pds.is_empty() {
         diags.push(
@@ -68,27 +70,24 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
             mr_by_name.insert(&mr.name, i);
         }
     }
-    let region_names = || {
-        let mut n: Vec<&str> = sys.regions.iter().map(|r| r.name.as_str()).collect();
-        n.sort();
-        if n.is_empty() {
-            "there are no <memory_region>s".to_string()
-        } else {
-            format!("the regions are {}", n.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "))
-        }
+    // Built once, and listing at most MAX_LISTED_NAMES names: the help of every dangling
+    // reference carries a copy.
+    let region_names = if sys.regions.is_empty() {
+        "there are no <memory_region>s".to_string()
+    } else {
+        format!("the regions are {}", name_list(sys.regions.iter().map(|r| r.name.as_str())))
     };
-    let pd_names = || {
-        let mut n: Vec<&str> = sys.pds.iter().map(|p| p.name.as_str()).collect();
-        n.sort();
-        format!("the protection domains are {}", n.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "))
-    };
+    let region_names = || region_names.clone();
+    let pd_names = format!("the protection domains are {}", name_list(sys.pds.iter().map(|p| p.name.as_str())));
+    let pd_names = || pd_names.clone();
 
     // Maps.
     let arch = board.arch;
     let mut used_regions = vec![false; sys.regions.len()];
     for pd in &sys.pds {
         let limit = arch.stack_top() - pd.stack_size_bytes - STACK_GUARD_BYTES;
-        let mut placed: Vec<(u64, u64, &Map)> = Vec::new();
+        // Start → (end, map) of the disjoint ranges placed so far.
+        let mut placed: BTreeMap<u64, (u64, &Map)> = BTreeMap::new();
         for m in &pd.maps {
             let Some(&ri) = mr_by_name.get(m.mr.as_str()) else {
                 diags.push(
@@ -128,7 +127,7 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
                 );
                 continue;
             };
-            if let Some((s, e, other)) = placed.iter().find(|(s, e, _)| m.vaddr < *e && *s < end) {
+            if let Some((s, (e, other))) = placed.range(..end).next_back().filter(|(_, (e, _))| m.vaddr < *e) {
                 diags.push(
                     Diagnostic::error(format!(
                         "`{}` mapped at [{:#x}, {end:#x}) overlaps `{}` at [{s:#x}, {e:#x}) in `{}`",
@@ -141,7 +140,7 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
                 );
                 continue;
             }
-            placed.push((m.vaddr, end, m));
+            placed.insert(m.vaddr, (end, m));
         }
         for s in &pd.setvars {
             if let Some(&ri) = mr_by_name.get(s.region_paddr.as_str()) {
@@ -165,7 +164,7 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
                 Diagnostic::error(format!("symbol `{sym}` is set twice in `{}`", sys.pds[pd].name))
                     .at(span)
                     .on(el)
-                    .note(format!("it is first set on line {}", line_col(src, first.start).0))
+                    .note(format!("it is first set on line {}", line(first)))
                     .help("each program symbol of a PD can be patched with one value"),
             );
         } else {
@@ -200,7 +199,7 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
                 Diagnostic::error(format!("id {id} is used twice in `{}`", sys.pds[pd].name))
                     .at(span)
                     .on(if what == "channel" { "end" } else { what })
-                    .note(format!("it is first used by the {first_what} on line {}", line_col(src, first.start).0))
+                    .note(format!("it is first used by the {first_what} on line {}", line(first)))
                     .help(format!(
                         "channels, IRQs and I/O ports of one PD need distinct ids from 0 to 62{}",
                         free.map(|f| format!("; {f} is free")).unwrap_or_default()
@@ -278,7 +277,7 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
     // Hardware resources: each interrupt and I/O port to one PD only.
     let mut irq_owner: HashMap<(u8, u32), (usize, Span)> = HashMap::new();
     let mut vector_owner: HashMap<u8, (usize, Span)> = HashMap::new();
-    let mut ports: Vec<(u32, u32, usize, &IoPort)> = Vec::new();
+    let mut ports: BTreeMap<u32, (u32, usize, &IoPort)> = BTreeMap::new();
     for (pi, pd) in sys.pds.iter().enumerate() {
         for i in &pd.irqs {
             let (key, what) = match i.source {
@@ -290,7 +289,7 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
                     Diagnostic::error(format!("{what} is given to `{}` and to `{}`", sys.pds[*owner].name, pd.name))
                         .at(i.span.clone())
                         .on("irq")
-                        .note(format!("it is first given on line {}", line_col(src, first.start).0))
+                        .note(format!("it is first given on line {}", line(first)))
                         .help("a hardware interrupt is delivered to exactly one protection domain"),
                 );
             } else {
@@ -302,7 +301,7 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
                         Diagnostic::error(format!("vector {vector} is used by two IRQs (`{}` and `{}`)", sys.pds[*owner].name, pd.name))
                             .at(i.attrs.get("vector").unwrap_or(i.span.clone()))
                             .on("irq")
-                            .note(format!("it is first used on line {}", line_col(src, first.start).0))
+                            .note(format!("it is first used on line {}", line(first)))
                             .help("each IRQ needs its own CPU vector"),
                     );
                 } else {
@@ -312,7 +311,7 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
         }
         for p in &pd.ioports {
             let (s, e) = (u32::from(p.addr), u32::from(p.addr) + p.size);
-            if let Some((os, oe, owner, other)) = ports.iter().find(|(os, oe, _, _)| s < *oe && *os < e) {
+            if let Some((os, (oe, owner, other))) = ports.range(..e).next_back().filter(|(_, (oe, _, _))| s < *oe) {
                 diags.push(
                     Diagnostic::error(format!(
                         "I/O ports [{s:#x}, {e:#x}) of `{}` overlap [{os:#x}, {oe:#x}) of `{}`",
@@ -324,17 +323,17 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
                     .help("an I/O port belongs to at most one protection domain, once"),
                 );
             } else {
-                ports.push((s, e, pi, p));
+                ports.insert(s, (e, pi, p));
             }
         }
     }
 
     // Fixed physical regions.
-    let mut fixed: Vec<(u64, u64, &Region)> = Vec::new();
+    let mut fixed: BTreeMap<u64, (u64, &Region)> = BTreeMap::new();
     for r in &sys.regions {
         let Some(p) = r.phys_addr else { continue };
         let Some(end) = p.checked_add(r.size_bytes) else { continue };
-        if let Some((s, e, other)) = fixed.iter().find(|(s, e, _)| p < *e && *s < end) {
+        if let Some((s, (e, other))) = fixed.range(..end).next_back().filter(|(_, (e, _))| p < *e) {
             diags.push(
                 Diagnostic::error(format!(
                     "memory region `{}` at physical [{p:#x}, {end:#x}) overlaps `{}` at [{s:#x}, {e:#x})",
@@ -346,7 +345,7 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
                 .help("regions with fixed physical addresses must not overlap; map the same region twice instead"),
             );
         } else {
-            fixed.push((p, end, r));
+            fixed.insert(p, (end, r));
         }
     }
 
@@ -385,6 +384,20 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
             );
         }
     }
+}
+
+/// Most names a help text lists.
+const MAX_LISTED_NAMES: usize = 20;
+
+/// "`a`, `b`, `c`" in sorted order, at most [`MAX_LISTED_NAMES`] of them, then how many more.
+fn name_list<'n>(names: impl Iterator<Item = &'n str>) -> String {
+    let mut n: Vec<&str> = names.collect();
+    n.sort();
+    let mut s = n.iter().take(MAX_LISTED_NAMES).map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ");
+    if n.len() > MAX_LISTED_NAMES {
+        s += &format!(" and {} more", n.len() - MAX_LISTED_NAMES);
+    }
+    s
 }
 
 /// A cycle in the call graph, as (PD, channel of the call out of it), if there is one.
