@@ -268,8 +268,22 @@ struct PdState {
     started_at: Instant,
 }
 
-/// Build the components a system runs; their binaries, by component name.
-pub fn build_components(spec: &SystemSpec, system_file: &Path, board: &str, workspace: &Path, verbose: bool) -> Result<HashMap<String, PathBuf>, RunError> {
+/// The binaries of one run: copied out of cargo's target directory, because another run may
+/// rebuild the same component against another system file at any time. Removed when dropped.
+pub struct Binaries {
+    dir: PathBuf,
+    pub by_component: HashMap<String, PathBuf>,
+}
+
+impl Drop for Binaries {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Build the components a system runs (holding a lock, so that concurrent runs against other
+/// system files do not swap binaries under each other) and copy them for this run.
+pub fn build_components(spec: &SystemSpec, system_file: &Path, board: &str, workspace: &Path, verbose: bool) -> Result<Binaries, RunError> {
     let mut names: Vec<&str> = spec
         .pds
         .iter()
@@ -291,11 +305,25 @@ pub fn build_components(spec: &SystemSpec, system_file: &Path, board: &str, work
         cmd.arg("-p").arg(n);
     }
     cmd.env(rampart_sdf::bindings::SYSTEM_ENV, &system).env(rampart_sdf::bindings::BOARD_ENV, board);
+    std::fs::create_dir_all(&target_dir).map_err(|e| RunError(format!("{}: {e}", target_dir.display())))?;
+    let lock = std::fs::File::create(target_dir.join(".rampart-build.lock")).map_err(|e| RunError(format!("build lock: {e}")))?;
+    // SAFETY: flock on a descriptor we own; released when `lock` is closed at the end of scope.
+    unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
     let status = cmd.status().map_err(|e| RunError(format!("cannot run cargo to build the components: {e}")))?;
     if !status.success() {
         return Err(RunError(format!("building the components ({}) failed", names.join(", "))));
     }
-    Ok(names.iter().map(|n| (n.to_string(), target_dir.join("release").join(n))).collect())
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let dir = target_dir.join("runs").join(format!("{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| RunError(format!("{}: {e}", dir.display())))?;
+    let mut binaries = Binaries { dir: dir.clone(), by_component: HashMap::new() };
+    for n in &names {
+        let to = dir.join(n);
+        std::fs::copy(target_dir.join("release").join(n), &to).map_err(|e| RunError(format!("copy the binary of `{n}`: {e}")))?;
+        binaries.by_component.insert(n.to_string(), to);
+    }
+    drop(lock);
+    Ok(binaries)
 }
 
 /// A system being supervised.

@@ -32,6 +32,9 @@ pub fn run_hosted(system_file: &std::path::Path, spec: &rampart_spec::SystemSpec
     let workspace = workspace_for(system_file);
     let binaries = hosted::build_components(spec, system_file, board, &workspace, opts.verbose)?;
     let base = system_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let mut sup = hosted::Supervisor::start(spec.clone(), &binaries, base, opts)?;
-    Ok(sup.supervise())
+    let mut sup = hosted::Supervisor::start(spec.clone(), &binaries.by_component, base, opts)?;
+    let status = sup.supervise();
+    drop(sup);
+    drop(binaries);
+    Ok(status)
 }

@@ -220,7 +220,7 @@ extern "C" fn on_fatal_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx
 
 fn install_fault_reporting() {
     std::panic::set_hook(std::boxed::Box::new(|info| {
-        let msg = info.to_string();
+        let msg = info.to_string().replace('\n', ": ");
         if let Some(s) = STATE.get() {
             send(s.control_fd, &Record::Panic { message: msg.clone() });
         }
@@ -264,9 +264,11 @@ pub fn run<H: Handler>(init: fn() -> H) -> ! {
         .notify_in
         .iter()
         .map(|n| {
-            let p = page::<NotifyPage>(n.page_fd, false);
-            // Notifications sent before this (re)start were meant for the previous incarnation.
-            (n.id, p, AtomicU64::new(p.count.load(Ordering::Acquire)))
+            // Count from zero: a notification sent before this PD started (a peer's init may
+            // run first) is pending, as in a seL4 notification object. After a restart this may
+            // deliver one notification the previous life already saw; notifications only say
+            // "look again", so a spurious one is harmless.
+            (n.id, page::<NotifyPage>(n.page_fd, false), AtomicU64::new(0))
         })
         .collect();
     let mut calls_out: Vec<Option<CallOut>> = (0..64).map(|_| None).collect();
@@ -282,7 +284,10 @@ pub fn run<H: Handler>(init: fn() -> H) -> ! {
         .map(|c| {
             let call = page::<MessagePage>(c.call_page_fd, false);
             let reply = page::<MessagePage>(c.reply_page_fd, true);
-            CallIn { id: c.id, call, reply, reply_wake_fd: c.reply_wake_fd, last_seq: AtomicU64::new(call.seq()) }
+            // The last call answered is the reply's seq: a call published before this PD started
+            // is still unanswered and will be served. (A restarted PD finds none: the supervisor
+            // failed every call its previous life left unanswered.)
+            CallIn { id: c.id, call, reply, reply_wake_fd: c.reply_wake_fd, last_seq: AtomicU64::new(reply.seq()) }
         })
         .collect();
     let st = State {

@@ -1,0 +1,186 @@
+//! Systems run end to end on the hosted backend: real processes, real shared memory, real
+//! confinement. Each system judges itself and ends with an exit status (0: as expected); the
+//! tests also check what the supervisor reported.
+//!
+//! Components are built in release mode into target/hosted, once per system (their bindings
+//! depend on it); the builds share one cargo lock, so the tests take turns.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn run(system: &str, extra: &[&str]) -> Output {
+    let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["run", "--hosted", "--timeout", "120"])
+        .args(extra)
+        .arg(system)
+        .current_dir(&ws)
+        .output()
+        .expect("run rampart")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn the_default_ping_pong_plays_every_round_over_notifications_a_call_and_a_shared_region() {
+    let o = run("system.xml", &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("[ping] 1000 rounds played, every answer matched"), "{t}");
+    assert!(t.contains("rampart: all 2 PDs initialised"), "{t}");
+}
+
+#[test]
+fn a_protected_call_carries_arguments_and_a_reply() {
+    let o = run("tests/systems/calc.xml", &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    for line in ["ok: sum of 64 words", "ok: sum of no words", "ok: reverse of 3 words", "ok: unknown label refused"] {
+        assert!(t.contains(&format!("[calc_client] {line}")), "{line}: {t}");
+    }
+}
+
+#[test]
+fn a_parent_restarts_its_crashing_child_with_fresh_private_memory() {
+    let o = run("tests/systems/restart.xml", &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("rampart: fault in PD `crasher`: panicked"), "{t}");
+    assert!(t.contains("crashing on purpose in life 2"), "{t}");
+    assert_eq!(t.matches("restarting PD `crasher` (its parent `nursery` asked)").count(), 2, "{t}");
+    assert!(t.contains("[nursery] child is up after 2 faults, in life 3"), "{t}");
+    assert!(!t.contains("private memory survived a restart"), "{t}");
+}
+
+#[test]
+fn intruders_are_stopped_and_reported_while_the_rest_keeps_running() {
+    let o = run("tests/systems/isolation.xml", &["--restart", "hold"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    for (pd, report) in [
+        ("notify_intruder", "capability violation: PD `notify_intruder` tried to notify channel 0, which it may not notify"),
+        ("call_intruder", "capability violation: PD `call_intruder` tried a protected procedure call on channel 9, which it may not call"),
+        ("write_intruder", "memory fault at 0x4000000 (SIGSEGV)"),
+        ("open_intruder", "confinement violation: a forbidden system call (killed by SIGSYS)"),
+        ("socket_intruder", "confinement violation: a forbidden system call (killed by SIGSYS)"),
+    ] {
+        assert!(t.contains(&format!("rampart: fault in PD `{pd}`: {report}")), "{pd}: {t}");
+        assert!(!t.contains(&format!("{pd}: the attempt was not stopped")), "{pd}: {t}");
+    }
+    assert!(t.contains("[warden] all five intruders stopped; the warden kept running"), "{t}");
+}
+
+#[test]
+fn a_top_level_pd_that_faults_is_restarted_by_the_supervisor_policy() {
+    // The crasher as a top-level PD (no parent): the supervisor's policy restarts it.
+    let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let alone = r#"<system>
+    <memory_region name="lives" size="0x1000" />
+    <protection_domain name="crasher" priority="20">
+        <program_image path="crasher.elf" />
+        <map mr="lives" vaddr="0x5000000" perms="rw" />
+    </protection_domain>
+    <protection_domain name="nursery" priority="50">
+        <program_image path="nursery.elf" />
+        <map mr="lives" vaddr="0x5000000" perms="r" />
+    </protection_domain>
+    <channel>
+        <end pd="crasher" id="0" setvar_id="parent" />
+        <end pd="nursery" id="0" setvar_id="child" />
+    </channel>
+</system>
+"#;
+    // Inside the workspace (under target/), so that its components are found.
+    let dir = ws.join("target/test-systems");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("restart-toplevel.xml");
+    std::fs::write(&file, alone).unwrap();
+    let o = run(file.to_str().unwrap(), &[]);
+    let t = text(&o);
+    // Lives 1 and 2 panic and are restarted by the supervisor's policy; life 3 reports in, and
+    // the nursery (not the crasher's parent here, so it saw no faults) ends the system with 1.
+    assert_eq!(t.matches("restarting PD `crasher` from a fresh process").count(), 2, "{t}");
+    assert!(t.contains("[nursery] child is up after 0 faults, in life 3"), "{t}");
+    assert_eq!(o.status.code(), Some(1), "{t}");
+}
+
+/// Write a system file inside the workspace (under target/), so that its components are found.
+fn generated_system(name: &str, xml: &str) -> String {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-systems");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(name);
+    std::fs::write(&file, xml).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_pd_that_faults_in_every_life_is_held_after_the_restart_limit() {
+    let file = generated_system(
+        "always-faulting.xml",
+        r#"<system>
+    <protection_domain name="open_intruder" priority="10">
+        <program_image path="intruder.elf" />
+    </protection_domain>
+</system>
+"#,
+    );
+    let o = run(&file, &[]);
+    let t = text(&o);
+    assert_eq!(t.matches("restarting PD `open_intruder` from a fresh process").count(), 5, "{t}");
+    assert!(t.contains("holding PD `open_intruder`: it faulted 5 times within 10000 ms"), "{t}");
+    assert!(t.contains("rampart: every PD has stopped"), "{t}");
+    assert_eq!(o.status.code(), Some(1), "{t}");
+}
+
+#[test]
+fn ctrl_c_stops_every_pd_and_leaves_no_process_behind() {
+    use std::io::{BufRead, BufReader};
+    let file = generated_system(
+        "idle.xml",
+        r#"<system>
+    <protection_domain name="calc" priority="100">
+        <program_image path="calc.elf" />
+    </protection_domain>
+    <protection_domain name="calc_client" priority="10">
+        <program_image path="calc.elf" />
+    </protection_domain>
+    <channel>
+        <end pd="calc_client" id="5" setvar_id="client" />
+        <end pd="calc" id="5" setvar_id="client" />
+    </channel>
+</system>
+"#,
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["run", "--hosted", "--verbose", "--timeout", "120", &file])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut pids = Vec::new();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap() > 0 {
+        if let Some(rest) = line.split("(pid ").nth(1) {
+            pids.push(rest.trim_end().trim_end_matches(')').parse::<i32>().unwrap());
+        }
+        if line.contains("all 2 PDs initialised") {
+            break;
+        }
+        line.clear();
+    }
+    assert_eq!(pids.len(), 2, "{line}");
+    // SAFETY: sends SIGINT to the child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut reader, &mut rest);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("SIGINT: stopping the system"), "{rest}");
+    for pid in pids {
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "PD process {pid} outlived the supervisor");
+    }
+}
