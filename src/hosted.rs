@@ -257,6 +257,10 @@ struct PdState {
     control_read: OwnedFd,
     control_write: OwnedFd,
     control_buf: Vec<u8>,
+    /// Read end of this PD's defmt log pipe, and its decoder (with the PD binary's string table).
+    log_read: OwnedFd,
+    log_write: OwnedFd,
+    log_decoder: Option<Box<dyn defmt_decoder::StreamDecoder + Send + Sync>>,
     /// For parents: the write end of the child-fault pipe, and the read end handed to the PD.
     child_faults: Option<(OwnedFd, OwnedFd)>,
     /// The last fault report, waiting for the process to exit.
@@ -305,6 +309,10 @@ pub fn build_components(spec: &SystemSpec, system_file: &Path, board: &str, work
         cmd.arg("-p").arg(n);
     }
     cmd.env(rampart_sdf::bindings::SYSTEM_ENV, &system).env(rampart_sdf::bindings::BOARD_ENV, board);
+    // defmt filters log levels at compile time; keep info and above unless the user chose.
+    if std::env::var_os("DEFMT_LOG").is_none() {
+        cmd.env("DEFMT_LOG", "info");
+    }
     std::fs::create_dir_all(&target_dir).map_err(|e| RunError(format!("{}: {e}", target_dir.display())))?;
     let lock = std::fs::File::create(target_dir.join(".rampart-build.lock")).map_err(|e| RunError(format!("build lock: {e}")))?;
     // SAFETY: flock on a descriptor we own; released when `lock` is closed at the end of scope.
@@ -382,6 +390,8 @@ impl Supervisor {
                 ProgramRef::Elf(p) => return Err(RunError(format!("PD `{}` runs the ELF file {p}; the hosted backend runs components only", pd.name))),
             };
             let (control_read, control_write) = pipe(true)?;
+            let (log_read, log_write) = pipe(true)?;
+            let log_decoder = log_table(&binary).map(|t| t.new_stream_decoder());
             let child_faults = if has_children[i] { Some(pipe(true)?) } else { None };
             pds.push(PdState {
                 name: pd.name.clone(),
@@ -391,6 +401,9 @@ impl Supervisor {
                 control_read,
                 control_write,
                 control_buf: Vec::new(),
+                log_read,
+                log_write,
+                log_decoder,
                 child_faults: child_faults.map(|(r, w)| (w, r)),
                 report: None,
                 restarts: Vec::new(),
@@ -412,6 +425,7 @@ impl Supervisor {
         let o = &self.objects;
         let wake_fd = plan.dup(&o.wake[i])?;
         let control_fd = plan.dup(&self.pds[i].control_write)?;
+        let log_fd = plan.dup(&self.pds[i].log_write)?;
         let child_faults_fd = match &self.pds[i].child_faults {
             Some((_, read)) => Some(plan.dup(read)?),
             None => None,
@@ -458,6 +472,7 @@ impl Supervisor {
             pd_name: pd.name.clone(),
             wake_fd,
             control_fd,
+            log_fd,
             child_faults_fd,
             clock_origin_ns: self.clock_origin_ns,
             regions,
@@ -556,6 +571,7 @@ impl Supervisor {
             let mut pfds = vec![libc::pollfd { fd: self.signals.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
             for p in &self.pds {
                 pfds.push(libc::pollfd { fd: p.control_read.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                pfds.push(libc::pollfd { fd: p.log_read.as_raw_fd(), events: libc::POLLIN, revents: 0 });
             }
             let timeout_ms = deadline.map_or(-1, |d| d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32);
             // SAFETY: polls descriptors in a live Vec.
@@ -566,6 +582,7 @@ impl Supervisor {
                 return 124;
             }
             for i in 0..self.pds.len() {
+                self.read_log(i);
                 if let Some(status) = self.read_control(i) {
                     self.stop_all();
                     return status;
@@ -751,12 +768,46 @@ impl Supervisor {
         }
     }
 
-    /// Stop every PD and wait for each.
+    /// Stop every PD and wait for each; then print what they logged last.
     pub fn stop_all(&mut self) {
         for p in &mut self.pds {
             if let Some(mut proc_) = p.process.take() {
                 let _ = proc_.kill();
                 let _ = proc_.wait();
+            }
+        }
+        for i in 0..self.pds.len() {
+            self.read_log(i);
+        }
+    }
+
+    /// Decode and print the defmt frames PD `i` has written.
+    fn read_log(&mut self, i: usize) {
+        let mut buf = [0u8; 8192];
+        loop {
+            // SAFETY: reads into a stack buffer from a non-blocking pipe.
+            let n = unsafe { libc::read(self.pds[i].log_read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                return;
+            }
+            let name = self.pds[i].name.clone();
+            let Some(decoder) = self.pds[i].log_decoder.as_mut() else {
+                log(&name, &format!("({n} bytes of defmt log, but the binary has no defmt string table)"));
+                continue;
+            };
+            decoder.received(&buf[..n as usize]);
+            loop {
+                match decoder.decode() {
+                    Ok(frame) => {
+                        let text = frame.display_message().to_string();
+                        match frame.level().map(|l| l.as_str()) {
+                            None | Some("info") => log(&name, &text),
+                            Some(level) => log(&name, &format!("{}: {text}", level.to_uppercase())),
+                        }
+                    }
+                    Err(defmt_decoder::DecodeError::UnexpectedEof) => break,
+                    Err(defmt_decoder::DecodeError::Malformed) => log(&name, "(a malformed defmt log frame was skipped)"),
+                }
             }
         }
     }
@@ -786,6 +837,19 @@ fn signal_name(s: i32) -> String {
         libc::SIGTERM => "SIGTERM".into(),
         libc::SIGHUP => "SIGHUP".into(),
         n => format!("signal {n}"),
+    }
+}
+
+/// The defmt string table of a PD binary, kept for the whole run.
+fn log_table(binary: &Path) -> Option<&'static defmt_decoder::Table> {
+    let elf = std::fs::read(binary).ok()?;
+    match defmt_decoder::Table::parse(&elf) {
+        Ok(Some(table)) => Some(Box::leak(Box::new(table))),
+        Ok(None) => None,
+        Err(e) => {
+            note(&format!("cannot read the defmt string table of {}: {e}", binary.display()));
+            None
+        }
     }
 }
 

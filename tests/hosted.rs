@@ -184,3 +184,11 @@ fn ctrl_c_stops_every_pd_and_leaves_no_process_behind() {
         assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "PD process {pid} outlived the supervisor");
     }
 }
+
+#[test]
+fn alarms_arrive_and_never_early() {
+    let o = run("tests/systems/timer.xml", &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("[ticker] 5 alarms arrived, none early"), "{t}");
+}

@@ -68,41 +68,10 @@ pub enum Unhandled {
     Fault,
 }
 
-/// Write a log line, prefixed by the supervisor with this PD's name: `log!("round {}", n)`.
-/// Lines longer than [`LOG_LINE_MAX_BYTES`] are cut.
-#[macro_export]
-macro_rules! log {
-    ($($arg:tt)*) => {
-        $crate::__log(format_args!($($arg)*))
-    };
-}
-
-/// Longest log line, in bytes.
-pub const LOG_LINE_MAX_BYTES: usize = 512;
-
-#[doc(hidden)]
-pub fn __log(args: core::fmt::Arguments<'_>) {
-    struct Line {
-        buf: [u8; LOG_LINE_MAX_BYTES],
-        len: usize,
-    }
-    impl core::fmt::Write for Line {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            let room = LOG_LINE_MAX_BYTES - 1 - self.len;
-            let mut n = s.len().min(room);
-            while !s.is_char_boundary(n) {
-                n -= 1;
-            }
-            self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-            self.len += n;
-            Ok(())
-        }
-    }
-    let mut line = Line { buf: [0; LOG_LINE_MAX_BYTES], len: 0 };
-    let _ = core::fmt::write(&mut line, args);
-    line.buf[line.len] = b'\n';
-    sys::log(&line.buf[..line.len + 1]);
-}
+/// PD logging is defmt: components depend on `defmt` and write `defmt::info!("round {}", n)`.
+/// Frames are encoded in the PD and decoded by the host, which prints each line with the PD's
+/// name. Re-exported for components that want to name its types.
+pub use defmt;
 
 /// The name of this PD, as in system.xml.
 pub fn pd_name() -> &'static str {

@@ -116,7 +116,7 @@ impl ChannelSet {
 pub struct Child(pub u8);
 
 /// Why a PD stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
 pub enum FaultKind {
     /// It panicked or returned an error from a handler.
     Panic,
@@ -129,7 +129,7 @@ pub enum FaultKind {
 }
 
 /// A fault report, as delivered to a parent's [`crate::Handler::fault`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
 pub struct Fault {
     pub kind: FaultKind,
     /// Signal number, exit status or fault address, by kind.

@@ -5,7 +5,7 @@
 
 rampart_runtime::bindings!();
 
-use rampart_runtime::{exit_system, log, ChannelSet, Handler, Message};
+use rampart_runtime::{exit_system, ChannelSet, Handler, Message};
 
 struct Client;
 
@@ -15,10 +15,10 @@ impl Handler for Client {
 
 fn check(what: &str, ok: bool) {
     if !ok {
-        log!("FAILED: {what}");
+        defmt::error!("FAILED: {=str}", what);
         exit_system(1);
     }
-    log!("ok: {what}");
+    defmt::info!("ok: {=str}", what);
 }
 
 fn init() -> Client {

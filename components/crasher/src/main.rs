@@ -7,7 +7,7 @@
 rampart_runtime::bindings!();
 
 use core::sync::atomic::{AtomicU64, Ordering};
-use rampart_runtime::{log, ChannelSet, Handler};
+use rampart_runtime::{ChannelSet, Handler};
 
 /// Private state: a fresh process starts it at zero, whatever the previous life did.
 static PRIVATE_MARK: AtomicU64 = AtomicU64::new(0);
@@ -27,7 +27,7 @@ fn init() -> Crasher {
     if life < 3 {
         panic!("crashing on purpose in life {life}");
     }
-    log!("life {life}: staying up");
+    defmt::info!("life {}: staying up", life);
     channels::PARENT.notify();
     Crasher
 }

@@ -3,7 +3,7 @@
 #![no_std]
 #![no_main]
 
-use rampart_runtime::{clock, log, pd_name, Channel, ChannelSet, Handler, Message, NoNotify, NoPpCall, Notify, PpCall, ReadWrite, Region};
+use rampart_runtime::{clock, pd_name, Channel, ChannelSet, Handler, Message, NoNotify, NoPpCall, Notify, PpCall, ReadWrite, Region};
 
 struct Intruder {
     tried: bool,
@@ -13,7 +13,7 @@ impl Intruder {
     fn attempt(&mut self) {
         self.tried = true;
         let name = pd_name();
-        log!("{name}: trying");
+        defmt::info!("{=str}: trying", name);
         match name {
             // Channel 0 exists, but this end may not notify; forge a notifying channel value.
             "notify_intruder" => Channel::<Notify, NoPpCall>::new(0, false).notify(),
@@ -34,7 +34,7 @@ impl Intruder {
             },
             _ => {}
         }
-        log!("{name}: the attempt was not stopped");
+        defmt::error!("{=str}: the attempt was not stopped", name);
     }
 }
 

@@ -5,7 +5,7 @@
 
 rampart_runtime::bindings!();
 
-use rampart_runtime::{exit_system, log, ChannelSet, Child, Fault, FaultAction, FaultKind, Handler, Unhandled};
+use rampart_runtime::{exit_system, ChannelSet, Child, Fault, FaultAction, FaultKind, Handler, Unhandled};
 
 struct Nursery {
     faults: u64,
@@ -15,14 +15,14 @@ impl Handler for Nursery {
     fn notified(&mut self, channels: ChannelSet) {
         if channels.contains(channels::CHILD.id()) {
             let lives = regions::LIVES.read_u64(0).unwrap_or(0);
-            log!("child is up after {} faults, in life {lives}", self.faults);
+            defmt::info!("child is up after {} faults, in life {}", self.faults, lives);
             exit_system(if self.faults == 2 && lives == 3 { 0 } else { 1 });
         }
     }
 
     fn fault(&mut self, child: Child, fault: &Fault) -> Result<FaultAction, Unhandled> {
         self.faults += 1;
-        log!("child {} faulted ({:?}); restarting it", child.0, fault.kind);
+        defmt::info!("child {} faulted ({}); restarting it", child.0, fault.kind);
         if fault.kind != FaultKind::Panic || child.0 != 7 {
             exit_system(1);
         }

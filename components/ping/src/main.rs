@@ -4,7 +4,7 @@
 #![no_main]
 
 use ping::{Ping, PingError, BUFFER, DOORBELL, ROUNDS, RPC};
-use rampart_runtime::{exit_system, log, ChannelSet, Handler, Message};
+use rampart_runtime::{exit_system, ChannelSet, Handler, Message};
 
 struct PingPd {
     ping: Ping,
@@ -19,7 +19,7 @@ impl PingPd {
                 DOORBELL.notify();
             }
             Err(_) => {
-                log!("{} rounds played, every answer matched", self.ping.rounds_done());
+                defmt::info!("{} rounds played, every answer matched", self.ping.rounds_done());
                 exit_system(0);
             }
         }
@@ -35,7 +35,7 @@ impl Handler for PingPd {
         match self.ping.on_reply(reply.word(0)) {
             Ok(()) => self.next_round(),
             Err(PingError::Mismatch { expected, got }) => {
-                log!("round {expected}: pong read {got}");
+                defmt::error!("round {}: pong read {}", expected, got);
                 exit_system(1);
             }
             Err(PingError::Finished) => exit_system(0),
@@ -44,7 +44,7 @@ impl Handler for PingPd {
 }
 
 fn init() -> PingPd {
-    log!("playing {ROUNDS} rounds");
+    defmt::info!("playing {} rounds", ROUNDS);
     let mut pd = PingPd { ping: Ping::new(ROUNDS) };
     pd.next_round();
     pd

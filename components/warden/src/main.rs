@@ -6,7 +6,7 @@
 
 rampart_runtime::bindings!();
 
-use rampart_runtime::{exit_system, log, ChannelSet, Child, Fault, FaultAction, FaultKind, Handler, Unhandled};
+use rampart_runtime::{exit_system, ChannelSet, Child, Fault, FaultAction, FaultKind, Handler, Unhandled};
 
 /// Expected fault kind of each child id (see tests/systems/isolation.xml).
 const EXPECTED: [FaultKind; 5] = [
@@ -30,15 +30,15 @@ impl Handler for Warden {
             Some(kind) if *kind == fault.kind && self.seen & (1 << id) == 0 => {
                 self.seen |= 1 << id;
                 let _ = regions::EVIDENCE.write_u64(8 * id as u64, fault.code);
-                log!("intruder {id} stopped as expected: {:?} (code {})", fault.kind, fault.code);
+                defmt::info!("intruder {} stopped as expected: {} (code {})", id, fault.kind, fault.code);
             }
             _ => {
-                log!("unexpected fault from child {id}: {:?}", fault);
+                defmt::error!("unexpected fault from child {}: {}", id, fault);
                 exit_system(1);
             }
         }
         if self.seen == 0b1_1111 {
-            log!("all five intruders stopped; the warden kept running");
+            defmt::info!("all five intruders stopped; the warden kept running");
             exit_system(0);
         }
         Ok(FaultAction::Stop)

@@ -81,6 +81,8 @@ pub struct BootInfo {
     pub wake_fd: i32,
     /// Pipe to the supervisor for reports ([`super::control`]).
     pub control_fd: i32,
+    /// Pipe to the supervisor for defmt log frames ([`super::logger`]).
+    pub log_fd: i32,
     /// Pipe from the supervisor with fault events of this PD's children (non-blocking), if any.
     pub child_faults_fd: Option<i32>,
     /// `CLOCK_MONOTONIC` nanoseconds at system start: [`crate::clock::now_ns`] counts from here.

@@ -17,6 +17,7 @@
 
 pub mod bootinfo;
 pub mod control;
+pub mod logger;
 pub mod pages;
 pub mod seccomp;
 
@@ -248,6 +249,7 @@ fn install_fault_reporting() {
 pub fn run<H: Handler>(init: fn() -> H) -> ! {
     let info = read_bootinfo();
     CONTROL_FD.store(info.control_fd, Ordering::Relaxed);
+    logger::LOG_FD.store(info.log_fd, Ordering::Relaxed);
     install_fault_reporting();
 
     for r in &info.regions {
@@ -402,9 +404,9 @@ fn serve_child_faults<H: Handler>(s: &State, handler: &mut H) {
     }
 }
 
-pub(crate) fn log(line: &[u8]) {
-    // SAFETY: one write of a live buffer to standard error (the supervisor's log pipe).
-    unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+/// Microseconds on the PD clock for log timestamps; 0 before the PD has started.
+pub(crate) fn now_us_or_zero() -> u64 {
+    STATE.get().map_or(0, |s| monotonic_ns().saturating_sub(s.clock_origin_ns) / 1000)
 }
 
 pub(crate) fn pd_name() -> &'static str {
