@@ -276,7 +276,11 @@ pub fn build_script() {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
     let out = out_dir.join(BINDINGS_FILE);
     std::fs::write(&out, code).unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", out.display())));
-    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+    // Link arguments for bins are an error in a package without any.
+    let has_bins = manifest_dir.join("src/main.rs").is_file()
+        || manifest_dir.join("src/bin").is_dir()
+        || std::fs::read_to_string(manifest_dir.join("Cargo.toml")).is_ok_and(|t| t.contains("[[bin]]"));
+    if has_bins && std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         let script = out_dir.join(HOSTED_DEFMT_SCRIPT);
         std::fs::write(&script, HOSTED_DEFMT_LINKER_SCRIPT).unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", script.display())));
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
