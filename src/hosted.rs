@@ -120,6 +120,20 @@ fn pipe(nonblocking_read: bool) -> Result<(OwnedFd, OwnedFd), RunError> {
     Ok((owned(fds[0]), owned(fds[1])))
 }
 
+/// Whether `fd` has data to read now.
+fn readable(fd: RawFd) -> bool {
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: polls one descriptor without waiting.
+    unsafe { libc::poll(&mut p, 1, 0) > 0 }
+}
+
+/// Reset an eventfd's counter (it must be readable, or this blocks).
+fn drain_eventfd(fd: RawFd) {
+    let mut v: u64 = 0;
+    // SAFETY: reads 8 bytes into a live u64.
+    unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
+}
+
 fn signal_eventfd(fd: RawFd) {
     let one: u64 = 1;
     // SAFETY: writes 8 bytes from a live u64.
@@ -569,9 +583,14 @@ impl Supervisor {
         let deadline = self.opts.timeout.map(|t| self.started + t);
         loop {
             let mut pfds = vec![libc::pollfd { fd: self.signals.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-            for p in &self.pds {
+            for (i, p) in self.pds.iter().enumerate() {
                 pfds.push(libc::pollfd { fd: p.control_read.as_raw_fd(), events: libc::POLLIN, revents: 0 });
                 pfds.push(libc::pollfd { fd: p.log_read.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                // A PD with no process cannot answer: the supervisor watches its wake-up eventfd
+                // and fails every call made to it meanwhile.
+                if p.process.is_none() {
+                    pfds.push(libc::pollfd { fd: self.objects.wake[i].as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                }
             }
             let timeout_ms = deadline.map_or(-1, |d| d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32);
             // SAFETY: polls descriptors in a live Vec.
@@ -582,6 +601,10 @@ impl Supervisor {
                 return 124;
             }
             for i in 0..self.pds.len() {
+                if self.pds[i].process.is_none() && readable(self.objects.wake[i].as_raw_fd()) {
+                    drain_eventfd(self.objects.wake[i].as_raw_fd());
+                    self.fail_pending_calls(i);
+                }
                 self.read_log(i);
                 if let Some(status) = self.read_control(i) {
                     self.stop_all();

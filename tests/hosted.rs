@@ -192,3 +192,13 @@ fn alarms_arrive_and_never_early() {
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(t.contains("[ticker] 5 alarms arrived, none early"), "{t}");
 }
+
+#[test]
+fn calls_to_a_faulted_or_held_pd_fail_instead_of_hanging() {
+    let o = run("tests/systems/dead_callee.xml", &["--restart", "hold"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("does not handle calls (implement Handler::protected)"), "{t}");
+    assert!(t.contains("[caller] call 1 failed, as it should"), "{t}");
+    assert!(t.contains("[caller] call 2 failed, as it should"), "{t}");
+}

@@ -1,5 +1,6 @@
 //! Test component (hosted only: it calls libc to attempt system calls): after init, tries the
-//! one thing its PD name says, none of which it was given. Each attempt must stop it.
+//! one thing its PD name says, none of which it was given. Each attempt must stop it. Under any
+//! other name it is a bystander that tries nothing (and handles no calls).
 #![no_std]
 #![no_main]
 
@@ -13,6 +14,10 @@ impl Intruder {
     fn attempt(&mut self) {
         self.tried = true;
         let name = pd_name();
+        const KNOWN: [&str; 5] = ["notify_intruder", "call_intruder", "write_intruder", "open_intruder", "socket_intruder"];
+        if !KNOWN.contains(&name) {
+            return; // a bystander: tries nothing
+        }
         defmt::info!("{=str}: trying", name);
         match name {
             // Channel 0 exists, but this end may not notify; forge a notifying channel value.
