@@ -5,6 +5,7 @@
 
 pub mod describe;
 pub mod hosted;
+pub mod sel4;
 
 pub use rampart_sdf as sdf;
 

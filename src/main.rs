@@ -1,4 +1,4 @@
-//! `rampart`: check, describe (and later build, run and drill) Rampart systems.
+//! `rampart`: check, describe and run Rampart systems; build and boot the seL4 kernel and root task.
 //!
 //! Exit status: 0 success; 1 the system is invalid or a command failed; 2 bad usage (unknown
 //! flag, unknown board).
@@ -78,6 +78,27 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Build the seL4 kernel and the root task of a board into target/images/BOARD/.
+    Build {
+        /// The board to build for (it needs a [kernel] table; see `rampart boards`).
+        #[arg(long, default_value = DEFAULT_BOARD)]
+        board: String,
+        /// Show the kernel build's, pip's and cargo's output.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Build, then boot the seL4 kernel and root task under QEMU; exits with the root task's status.
+    Boot {
+        /// The board to boot (it needs [kernel] and [qemu] tables; see `rampart boards`).
+        #[arg(long, default_value = DEFAULT_BOARD)]
+        board: String,
+        /// Kill QEMU after this many seconds (exit status 124).
+        #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+        timeout: f64,
+        /// Show the kernel build's, pip's and cargo's output.
+        #[arg(long, short)]
+        verbose: bool,
+    },
     /// List the boards a system can be checked and built for.
     Boards,
 }
@@ -133,6 +154,36 @@ fn options(args: &SystemArgs) -> Result<Options, ExitCode> {
 fn print_report(report: &Report, color: bool) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(report.render(color).as_bytes());
+}
+
+/// Build a board's seL4 images and print where they are and their sizes (on standard output for
+/// `rampart build`; on standard error for `rampart boot`, whose standard output is the console).
+/// Exit code 2 for an unknown board, 1 for a failed build.
+fn sel4_build(board: &str, verbose: bool, summary_to_stdout: bool) -> Result<(Board, rampart::sel4::Images), ExitCode> {
+    let b = Board::named(board).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })?;
+    let layout = rampart::sel4::Layout::of_tool();
+    let images = rampart::sel4::build_images(&layout, &b, rampart::sel4::BuildOptions { verbose }).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(1)
+    })?;
+    let built = match images.kernel_build_time {
+        Some(t) => format!("built in {:.1} s", t.as_secs_f64()),
+        None => "up to date".to_string(),
+    };
+    for (what, path, note) in [("kernel", &images.kernel, built.as_str()), ("root task", &images.root_task, "")] {
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
+        let note = if note.is_empty() { String::new() } else { format!(", {note}") };
+        let line = format!("{what:<10} {} ({size} bytes{note})", path.display());
+        if summary_to_stdout {
+            println!("{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+    Ok((b, images))
 }
 
 fn main() -> ExitCode {
@@ -233,6 +284,57 @@ fn main() -> ExitCode {
                 Ok(status) => ExitCode::from(status),
                 Err(e) => {
                     eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Build { board, verbose } => match sel4_build(&board, verbose, true) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(code) => code,
+        },
+        Command::Boot { board, timeout, verbose } => {
+            if !(timeout.is_finite() && timeout > 0.0) {
+                eprintln!("error: --timeout must be a positive number of seconds");
+                return ExitCode::from(2);
+            }
+            // All missing tools in one line, before spending time on a build QEMU could not boot.
+            if let Ok(b) = Board::named(&board) {
+                if let Err(e) = rampart::sel4::host::require(&rampart::sel4::host::boot_tools(&b)) {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+            let (b, images) = match sel4_build(&board, verbose, false) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            let opts = rampart::sel4::qemu::BootOptions { timeout: std::time::Duration::from_secs_f64(timeout), echo: true };
+            let boot = match rampart::sel4::qemu::boot(&b, &images, opts) {
+                Ok(boot) => boot,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let up = boot.root_task_up_after.map(|d| format!("; root task up after {:.2} s", d.as_secs_f64())).unwrap_or_default();
+            let ran = format!("QEMU ran {:.2} s{up}", boot.elapsed.as_secs_f64());
+            use rampart::sel4::qemu::BootEnd;
+            match boot.end {
+                BootEnd::Exited(v) => {
+                    eprintln!("rampart: the root task exited with status {v} ({ran})");
+                    ExitCode::from(v)
+                }
+                BootEnd::TimedOut => {
+                    eprintln!("rampart: timed out after {timeout} s ({ran})");
+                    ExitCode::from(124)
+                }
+                BootEnd::Reset => {
+                    eprintln!("error: the machine reset or powered off without an exit status ({ran})");
+                    ExitCode::from(1)
+                }
+                BootEnd::QemuFailed(code) => {
+                    let how = code.map_or("was killed by a signal".to_string(), |c| format!("failed with exit status {c}"));
+                    eprintln!("error: QEMU {how}: {}", boot.qemu_stderr.trim());
                     ExitCode::from(1)
                 }
             }

@@ -1,0 +1,70 @@
+//! The symbols a freestanding Rust binary needs from a C library it does not link: the memory
+//! functions the compiler calls for copies, fills and comparisons, and the unwinding personality
+//! the prebuilt `core` of the linux-gnu target refers to (never called: panics abort).
+//!
+//! Copies and fills are `rep movsb`/`rep stosb` in inline assembly, so the compiler cannot turn
+//! them back into calls to themselves; comparisons read with `read_volatile` for the same reason.
+
+use core::arch::asm;
+
+/// # Safety
+/// C `memcpy`: `dest` and `src` valid for `n` bytes and not overlapping.
+#[no_mangle]
+pub unsafe extern "C" fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    // SAFETY: the caller's contract; the direction flag is clear (System V ABI).
+    unsafe { asm!("rep movsb", inout("rcx") n => _, inout("rdi") dest => _, inout("rsi") src => _, options(nostack, preserves_flags)) };
+    dest
+}
+
+/// # Safety
+/// C `memmove`: `dest` and `src` valid for `n` bytes; they may overlap.
+#[no_mangle]
+pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    if n == 0 || (dest as usize) <= (src as usize) || (dest as usize) >= (src as usize).wrapping_add(n) {
+        // SAFETY: a forward copy is correct when the destination starts at or before the source
+        // or past its end.
+        return unsafe { memcpy(dest, src, n) };
+    }
+    // SAFETY: copying backwards from the last byte is correct for a destination overlapping the
+    // source's end; the direction flag is restored before returning.
+    unsafe {
+        asm!("std", "rep movsb", "cld", inout("rcx") n => _, inout("rdi") dest.add(n - 1) => _, inout("rsi") src.add(n - 1) => _, options(nostack));
+    }
+    dest
+}
+
+/// # Safety
+/// C `memset`: `dest` valid for `n` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn memset(dest: *mut u8, c: i32, n: usize) -> *mut u8 {
+    // SAFETY: the caller's contract.
+    unsafe { asm!("rep stosb", inout("rcx") n => _, inout("rdi") dest => _, in("al") c as u8, options(nostack, preserves_flags)) };
+    dest
+}
+
+/// # Safety
+/// C `memcmp`: `a` and `b` valid for `n` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    for i in 0..n {
+        // SAFETY: i < n, within both buffers by the caller's contract.
+        let (x, y) = unsafe { (a.add(i).read_volatile(), b.add(i).read_volatile()) };
+        if x != y {
+            return x as i32 - y as i32;
+        }
+    }
+    0
+}
+
+/// # Safety
+/// C `bcmp`: as `memcmp`, only equality is meaningful.
+#[no_mangle]
+pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: the same contract.
+    unsafe { memcmp(a, b, n) }
+}
+
+/// Referred to by the prebuilt `core` of the linux-gnu target; never called, because this binary
+/// is built with `panic = "abort"` and nothing unwinds.
+#[no_mangle]
+pub extern "C" fn rust_eh_personality() {}
