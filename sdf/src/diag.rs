@@ -110,16 +110,30 @@ pub fn offset_of(source: &str, line: usize, col: usize) -> usize {
 pub struct LineIndex {
     /// Byte offset of the start of every line after the first.
     starts: Vec<usize>,
+    len: usize,
 }
 
 impl LineIndex {
     pub fn new(source: &str) -> Self {
-        LineIndex { starts: source.match_indices('\n').map(|(i, _)| i + 1).collect() }
+        LineIndex { starts: source.match_indices('\n').map(|(i, _)| i + 1).collect(), len: source.len() }
+    }
+
+    /// Byte offset of the end of a 1-based line, before its `\n`.
+    pub fn end(&self, line: usize) -> usize {
+        self.starts.get(line.wrapping_sub(1)).map_or(self.len, |s| s - 1)
     }
 
     /// The same line as `line_col(source, offset).0`.
     pub fn line(&self, offset: usize) -> usize {
         self.starts.partition_point(|&s| s <= offset) + 1
+    }
+
+    /// Byte offset of the start of a 1-based line (of the last line, past the end).
+    pub fn start(&self, line: usize) -> usize {
+        match line.checked_sub(2) {
+            Some(i) => self.starts.get(i).or(self.starts.last()).copied().unwrap_or(0),
+            None => 0,
+        }
     }
 }
 
@@ -180,8 +194,9 @@ impl Report {
     /// more there are) and a summary line. `color` adds ANSI colours.
     pub fn render(&self, color: bool) -> String {
         let mut out = String::new();
+        let lines = LineIndex::new(&self.source);
         for d in self.diagnostics.iter().take(MAX_RENDERED_DIAGNOSTICS) {
-            out.push_str(&self.render_one(d, color));
+            out.push_str(&self.render_with(d, color, &lines));
             out.push('\n');
         }
         if let Some(rest) = self.diagnostics.get(MAX_RENDERED_DIAGNOSTICS..) {
@@ -212,6 +227,10 @@ impl Report {
 
     /// Render one diagnostic with the offending source line.
     pub fn render_one(&self, d: &Diagnostic, color: bool) -> String {
+        self.render_with(d, color, &LineIndex::new(&self.source))
+    }
+
+    fn render_with(&self, d: &Diagnostic, color: bool, lines: &LineIndex) -> String {
         let mut out = String::new();
         let (label, style) = match d.severity {
             Severity::Error => ("error", RED_BOLD),
@@ -221,13 +240,15 @@ impl Report {
         let gutter_style = BLUE_BOLD;
         match &d.span {
             Some(span) => {
-                let (line, col) = line_col(&self.source, span.start);
+                // As line_col, without scanning the source before the line.
+                let span_start = floor_char_boundary(&self.source, span.start.min(self.source.len()));
+                let line = lines.line(span_start);
+                let line_start = lines.start(line);
+                let col = self.source[line_start..span_start].chars().count() + 1;
                 let width = line.to_string().len();
                 let pad = " ".repeat(width);
                 let _ = writeln!(out, "{pad}{} {}:{}:{}", paint(color, gutter_style, "-->"), self.file, line, col);
-                let span_start = floor_char_boundary(&self.source, span.start.min(self.source.len()));
-                let line_start = self.source[..span_start].rfind('\n').map_or(0, |i| i + 1);
-                let text = self.source[line_start..].split('\n').next().unwrap_or("");
+                let text = &self.source[line_start..lines.end(line)];
                 let text = text.strip_suffix('\r').unwrap_or(text);
                 // A long line is shown as a window of MAX_SHOWN_LINE_CHARS characters around the
                 // column, so that the output stays proportional to the number of diagnostics.
@@ -242,7 +263,12 @@ impl Report {
                 };
                 let (before, after) = (if skip > 0 { "…" } else { "" }, if skip + take < line_chars { "…" } else { "" });
                 // Tabs would misalign the carets: show them as one space each.
-                let shown: String = text.chars().skip(skip).take(take).map(|c| if c == '\t' { ' ' } else { c }).collect();
+                // The window starts `skip` characters into the line, at most a window's width
+                // before the span: found by walking back from the span, not forward from the line.
+                let head = &text[..(span_start - line_start).min(text.len())];
+                let back = head.chars().count() - skip;
+                let from = if back == 0 { head.len() } else { head.char_indices().rev().nth(back - 1).map_or(0, |(i, _)| i) };
+                let shown: String = text[from..].chars().take(take).map(|c| if c == '\t' { ' ' } else { c }).collect();
                 let _ = writeln!(out, "{pad} {}", paint(color, gutter_style, "|"));
                 let _ = writeln!(out, "{} {} {before}{shown}{after}", paint(color, gutter_style, &line.to_string()), paint(color, gutter_style, "|"));
                 let span_end = floor_char_boundary(&self.source, span.end.min(self.source.len()));
