@@ -10,7 +10,10 @@
 //! Patches (each refused loudly if the text it replaces is not there):
 //! - `tools/circular_includes.py` expects the preprocessor's first line to be `# 1 "kernel_all.c"`;
 //!   gcc 10 and later write `# 0 ...`, and the script crashes;
-//! - the Makefile's `DEFINE += -DCONFIG_PRINTING` (a typo for `DEFINES`), so `DEBUG=1` prints.
+//! - the Makefile's `DEFINE += -DCONFIG_PRINTING` (a typo for `DEFINES`), so `DEBUG=1` prints;
+//! - `tools/bitfield_gen.py` has PLY write its parser table (`parsetab.py`) into the build
+//!   directory; under `make -j` several generators write and import it at once, and one reads a
+//!   half-written table (seen in CI). The table is not written: each run builds its parser.
 //!
 //! gcc 12 makes two warnings errors in this old source; they stay warnings
 //! (`-Wno-error=address-of-packed-member -Wno-error=array-bounds`). Flags go through the
@@ -32,7 +35,7 @@ pub const SOURCE_CRATE_VERSION: &str = "0.0.28";
 pub const KERNEL_VERSION: &str = "5.0.0";
 
 /// Bump when the build recipe changes (patches, flags), to force rebuilds.
-const RECIPE_VERSION: &str = "rampart-sel4-kernel-1";
+const RECIPE_VERSION: &str = "rampart-sel4-kernel-2";
 
 const WARNING_FLAGS: &str = "-Wno-error=address-of-packed-member -Wno-error=array-bounds";
 
@@ -40,6 +43,7 @@ const WARNING_FLAGS: &str = "-Wno-error=address-of-packed-member -Wno-error=arra
 const PATCHES: &[(&str, &str, &str)] = &[
     ("tools/circular_includes.py", r#"re.compile(r'^# 1 "kernel_all\.c"')"#, r#"re.compile(r'^# [01] "kernel_all\.c"')"#),
     ("Makefile", "DEFINE  += -DCONFIG_PRINTING", "DEFINES += -DCONFIG_PRINTING"),
+    ("tools/bitfield_gen.py", "yacc.yacc(debug=0)", "yacc.yacc(debug=0, write_tables=0)"),
 ];
 
 /// Generated bitfield headers the build keeps for the ABI check (relative to the build directory).
