@@ -1,7 +1,9 @@
 //! The `rampart` host tool as a library: what the CLI does, callable from tests.
 //!
-//! Today: reading, checking and describing system files (`rampart check`, `rampart describe`).
-//! The image builder, the QEMU runner, the hosted launcher, clusters and drills join here.
+//! Today: reading, checking and describing system files (`rampart check`, `rampart describe`),
+//! running systems hosted ([`hosted`], `rampart run --hosted`) and on seL4 under QEMU
+//! ([`sel4`]: kernel build, ABI check, system images, QEMU runner; `rampart run`). Clusters and
+//! drills join here.
 
 pub mod describe;
 pub mod hosted;

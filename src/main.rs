@@ -1,4 +1,5 @@
-//! `rampart`: check, describe and run Rampart systems; build and boot the seL4 kernel and root task.
+//! `rampart`: check, describe and run Rampart systems (on seL4 under QEMU, or hosted on Linux);
+//! build and boot the seL4 kernel and root task.
 //!
 //! Exit status: 0 success; 1 the system is invalid or a command failed; 2 bad usage (unknown
 //! flag, unknown board).
@@ -58,23 +59,26 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Run a system. `--hosted`: every PD a confined Linux process, supervised by this command.
+    /// Run a system: on seL4 under QEMU (the default), or with `--hosted` as confined Linux
+    /// processes supervised by this command. Exits with the status a PD passes to exit_system.
     Run {
         #[command(flatten)]
         system: SystemArgs,
-        /// Run on Linux as confined processes (the seL4 backend is not available yet).
+        /// Run on Linux as confined processes instead of booting seL4 under QEMU.
         #[arg(long)]
         hosted: bool,
-        /// What to do with a top-level PD that faults: restart it (at most 5 times in 10 s), or hold it.
-        #[arg(long, value_enum, default_value_t = PolicyArg::Restart)]
-        restart: PolicyArg,
+        /// Hosted: what to do with a top-level PD that faults: restart it (at most 5 times in
+        /// 10 s, the default), or hold it. (The seL4 monitor does not restart PDs yet.)
+        #[arg(long, value_enum)]
+        restart: Option<PolicyArg>,
         /// Stop the system after this many seconds (exit status 124).
         #[arg(long, value_name = "SECONDS")]
         timeout: Option<f64>,
-        /// Map PD priorities onto SCHED_FIFO (needs CAP_SYS_NICE) instead of nice values.
+        /// Hosted: map PD priorities onto SCHED_FIFO (needs CAP_SYS_NICE) instead of nice values.
         #[arg(long)]
         realtime: bool,
-        /// Report PD starts and init times, and show cargo's output.
+        /// Report PD starts and init times (hosted) or the kernel's boot messages (seL4), and
+        /// show the build tools' output.
         #[arg(long, short)]
         verbose: bool,
     },
@@ -252,15 +256,19 @@ fn main() -> ExitCode {
             }
         }
         Command::Run { system, hosted, restart, timeout, realtime, verbose } => {
-            if !hosted {
-                eprintln!("error: only the hosted backend exists yet: use `rampart run --hosted` (booting on seL4 arrives with the seL4 backend)");
+            if timeout.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
+                eprintln!("error: --timeout must be a positive number of seconds");
+                return ExitCode::from(2);
+            }
+            if !hosted && realtime {
+                eprintln!("error: --realtime applies to hosted runs (seL4 schedules PDs by their priorities itself)");
                 return ExitCode::from(2);
             }
             let mut opts = match options(&system) {
                 Ok(o) => o,
                 Err(code) => return code,
             };
-            opts.backend = Some(Backend::Hosted);
+            opts.backend = Some(if hosted { Backend::Hosted } else { Backend::Sel4 });
             let checked = match check_file(&system.file, &opts) {
                 Ok(c) => c,
                 Err(report) => {
@@ -271,8 +279,21 @@ fn main() -> ExitCode {
             if !checked.report.diagnostics.is_empty() {
                 print_report(&checked.report, err_color);
             }
+            if !hosted {
+                if restart.is_some() {
+                    eprintln!("rampart: warning: --restart is ignored on seL4: its monitor reports a faulted PD and leaves it stopped (restarts are not implemented yet)");
+                }
+                let run = rampart::sel4::system::RunOptions { timeout: timeout.map(std::time::Duration::from_secs_f64), verbose };
+                return match rampart::sel4::system::run(&system.file, &checked.spec, &opts.board, &run) {
+                    Ok(status) => ExitCode::from(status),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::from(1)
+                    }
+                };
+            }
             let run = rampart::hosted::RunOptions {
-                policy: match restart {
+                policy: match restart.unwrap_or(PolicyArg::Restart) {
                     PolicyArg::Restart => rampart::hosted::RestartPolicy::Restart,
                     PolicyArg::Hold => rampart::hosted::RestartPolicy::Hold,
                 },

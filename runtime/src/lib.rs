@@ -16,9 +16,12 @@
 //! a child faults. An entry point a component does not implement is an error, never a silent
 //! no-op: a call to a PD that does not handle calls faults that PD.
 //!
-//! The same component code runs on both backends; the target decides which: Linux targets use
-//! the hosted backend (each PD a confined process, see [`hosted`]), bare-metal targets the seL4
-//! backend. Components never name a backend.
+//! The same component code runs on both backends; the build decides which: Linux targets use
+//! the hosted backend (each PD a confined process, see `hosted`), unless the build passes
+//! `--cfg rampart_sel4` (as `rampart run` does when it builds a system for seL4, together with
+//! `--target x86_64-unknown-linux-gnu` and static, freestanding link flags), which selects the
+//! seL4 backend (each PD an seL4 thread in its own CSpace and VSpace, see `sel4`). Components
+//! never name a backend.
 //!
 //! What a PD may do is in the types of its generated bindings: `Channel<Notify, _>` has
 //! [`Channel::notify`], `Channel<_, PpCall>` has [`Channel::pp_call`], `Region<ReadWrite>` has
@@ -26,19 +29,33 @@
 //! that forges a channel value cannot use a channel it was not given.
 #![no_std]
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(rampart_sel4)))]
 extern crate std;
 
 pub mod clock;
 mod message;
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(rampart_sel4)))]
 pub mod hosted;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(rampart_sel4)))]
 use hosted as sys;
 
-#[cfg(not(target_os = "linux"))]
-compile_error!("rampart-runtime: only the hosted (Linux) backend exists yet; the seL4 backend is issue 4");
+#[cfg(rampart_sel4)]
+pub mod sel4;
+#[cfg(rampart_sel4)]
+use sel4 as sys;
+
+#[cfg(not(any(target_os = "linux", rampart_sel4)))]
+compile_error!("rampart-runtime: no backend for this target: Linux targets run hosted, and `--cfg rampart_sel4` selects the seL4 backend");
+
+/// The program entry a backend needs in the PD binary itself (see `sel4::__entry`); hosted, the C
+/// library's start files call `main`.
+#[cfg(not(rampart_sel4))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __entry {
+    () => {};
+}
 
 use core::marker::PhantomData;
 pub use message::*;
@@ -308,6 +325,7 @@ macro_rules! pd_main {
         pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
             $crate::__run($init)
         }
+        $crate::__entry!();
     };
 }
 

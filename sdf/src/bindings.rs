@@ -276,7 +276,10 @@ pub fn build_script() {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
     let out = out_dir.join(BINDINGS_FILE);
     std::fs::write(&out, code).unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", out.display())));
-    // Link arguments for bins are an error in a package without any.
+    // Link arguments for bins are an error in a package without any. PD programs for seL4 are
+    // linux-gnu builds too (`rampart run` adds `--cfg rampart_sel4` and static, freestanding
+    // flags: see src/sel4/system.rs), so they get the same defmt string table layout; the
+    // monitor's log lines are decoded with it exactly as hosted log pipes are.
     let has_bins = manifest_dir.join("src/main.rs").is_file()
         || manifest_dir.join("src/bin").is_dir()
         || std::fs::read_to_string(manifest_dir.join("Cargo.toml")).is_ok_and(|t| t.contains("[[bin]]"));

@@ -9,23 +9,30 @@
 //! - [`abi_check`]: the root task's ABI constants checked against the headers that kernel build
 //!   generated, so a configuration change cannot silently shift an invocation label.
 //! - [`root`]: the root task (`runtime/sel4-root`), a freestanding static ELF built with cargo.
-//! - [`qemu`]: the runner: boot under a timeout, console on the terminal or captured, the root
-//!   task's exit status from QEMU's `isa-debug-exit` device.
+//! - [`qemu`]: the runner: boot under a timeout, console on the terminal or captured (a line at
+//!   a time, for decoding), the root task's exit status from QEMU's `isa-debug-exit` device.
+//! - [`system`]: a whole system on seL4 (`rampart run`): the components built for seL4, the
+//!   system image embedded in the root task (the system initializer and monitor), the boot, and
+//!   PD logs decoded from the console.
 //!
 //! Everything is written under `<workspace>/target/`: `sel4/` for builds, `images/<board>/` for
-//! the results (`kernel32.elf`, `rootserver.elf`). x86_64 (`qemu-x86_64`) is the only board that
+//! the results (`kernel32.elf`, `rootserver.elf`, and `<system>.elf` for a system's root task). x86_64 (`qemu-x86_64`) is the only board that
 //! can be built and booted today.
 
 pub mod abi_check;
 pub mod host;
 /// The root task's ABI constants, compiled into the tool too so that [`abi_check`] compares the
 /// very values the root task is built with.
-#[allow(dead_code)]
 #[path = "../../runtime/sel4-root/src/abi.rs"]
 pub mod root_abi;
 pub mod kernel;
 pub mod qemu;
 pub mod root;
+pub mod system;
+/// The contract between the root task, the PD runtime and this tool (CSpace layout, messages,
+/// console lines, the system image format), compiled in from the root task's sources.
+#[path = "../../runtime/sel4-root/src/layout.rs"]
+pub mod layout;
 
 use rampart_sdf::Board;
 use std::fmt;
@@ -34,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The first line the root task prints: its proof of life on the console.
-pub const ROOT_TASK_BANNER: &str = "rampart: seL4 root task up";
+pub const ROOT_TASK_BANNER: &str = layout::ROOT_TASK_BANNER;
 
 /// A failure of the seL4 build or boot, as one message for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,27 +110,44 @@ pub struct Images {
     pub kernel_build_time: Option<Duration>,
 }
 
-/// Build the kernel and the root task of `board` into `target/images/<board>/`. Holds a lock on
-/// `target/sel4/` so that concurrent builds (tests, a second terminal) wait for each other.
-pub fn build_images(layout: &Layout, board: &Board, opts: BuildOptions) -> Result<Images, Error> {
+/// The lock on `target/sel4/` that builds hold, so that concurrent builds (tests, a second
+/// terminal) wait for each other. Released when dropped.
+pub(crate) struct BuildLock(#[allow(dead_code)] std::fs::File);
+
+impl BuildLock {
+    pub(crate) fn take(layout: &Layout) -> Result<BuildLock, Error> {
+        let sel4 = layout.sel4_dir();
+        std::fs::create_dir_all(&sel4).map_err(|e| io_err(&sel4, e))?;
+        let lock_path = sel4.join(".build.lock");
+        let lock = std::fs::File::create(&lock_path).map_err(|e| io_err(&lock_path, e))?;
+        // SAFETY: flock on a descriptor we own; the lock is released when the file is closed.
+        unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+        Ok(BuildLock(lock))
+    }
+}
+
+/// Build (or find up to date) the kernel of `board` and check the ABI constants against it; the
+/// build, and how long it took if this call built it. The caller holds the [`BuildLock`].
+pub(crate) fn build_kernel(layout: &Layout, board: &Board, opts: BuildOptions) -> Result<(kernel::Built, Option<Duration>), Error> {
     if board.kernel.is_none() {
         return err(format!("board `{}` has no [kernel] table in images/boards/{}.toml: it cannot be built for seL4 yet", board.name, board.name));
     }
     root::target_for(board)?;
     host::require(&host::build_tools())?;
-    let sel4 = layout.sel4_dir();
-    std::fs::create_dir_all(&sel4).map_err(|e| io_err(&sel4, e))?;
-    let lock_path = sel4.join(".build.lock");
-    let lock = std::fs::File::create(&lock_path).map_err(|e| io_err(&lock_path, e))?;
-    // SAFETY: flock on a descriptor we own; the lock is released when `lock` is dropped.
-    unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
-
-    let python = host::python_venv(&sel4.join("venv"), opts)?;
+    let python = host::python_venv(&layout.sel4_dir().join("venv"), opts)?;
     let started = Instant::now();
     let built = kernel::build(layout, board, &python, opts)?;
     let kernel_build_time = built.rebuilt.then(|| started.elapsed());
     abi_check::check(&built)?;
-    let root_task = root::build(layout, board, opts)?;
+    Ok((built, kernel_build_time))
+}
+
+/// Build the kernel and the root task of `board` into `target/images/<board>/` (the root task
+/// with no system: it runs its self-test). Holds the [`BuildLock`].
+pub fn build_images(layout: &Layout, board: &Board, opts: BuildOptions) -> Result<Images, Error> {
+    let lock = BuildLock::take(layout)?;
+    let (built, kernel_build_time) = build_kernel(layout, board, opts)?;
+    let root_task = root::build(layout, board, None, opts)?;
 
     let out = layout.images_dir(&board.name);
     std::fs::create_dir_all(&out).map_err(|e| io_err(&out, e))?;
@@ -135,7 +159,7 @@ pub fn build_images(layout: &Layout, board: &Board, opts: BuildOptions) -> Resul
 }
 
 /// Copy through a temporary name, so a reader never sees a half-written image.
-fn copy_file(from: &Path, to: &Path) -> Result<(), Error> {
+pub(crate) fn copy_file(from: &Path, to: &Path) -> Result<(), Error> {
     let tmp = to.with_extension("tmp");
     std::fs::copy(from, &tmp).map_err(|e| Error(format!("copy {} to {}: {e}", from.display(), tmp.display())))?;
     std::fs::rename(&tmp, to).map_err(|e| io_err(to, e))

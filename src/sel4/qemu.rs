@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// Most console output kept in [`Boot::console`]; the rest is still echoed, not kept.
 pub const MAX_CONSOLE_BYTES: usize = 16 << 20;
+/// Longest console line handed to a [`LineSink`]; the rest of a longer line is dropped.
+pub const MAX_LINE_BYTES: usize = 64 << 10;
 
 /// How a boot ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,8 +89,18 @@ pub fn command(board: &Board, images: &Images) -> Result<Command, Error> {
     Ok(cmd)
 }
 
+/// Called with each complete console line (carriage returns removed, no newline) and the time
+/// since QEMU started, as it arrives.
+pub type LineSink = Box<dyn FnMut(&str, Duration) + Send>;
+
 /// Boot `images` on `board` and wait for the end (or the timeout).
 pub fn boot(board: &Board, images: &Images, opts: BootOptions) -> Result<Boot, Error> {
+    boot_with_lines(board, images, opts, None)
+}
+
+/// As [`boot`], also handing every console line to `on_line` as it arrives (the last, unfinished
+/// line when QEMU ends).
+pub fn boot_with_lines(board: &Board, images: &Images, opts: BootOptions, mut on_line: Option<LineSink>) -> Result<Boot, Error> {
     let mut cmd = command(board, images)?;
     if let Some(q) = &board.qemu {
         host::require(&[host::qemu_tool(&q.binary)])?;
@@ -104,9 +116,24 @@ pub fn boot(board: &Board, images: &Images, opts: BootOptions) -> Result<Boot, E
     let console_reader = std::thread::spawn(move || {
         let mut console = Vec::new();
         let mut buf = [0u8; 4096];
+        let mut line: Vec<u8> = Vec::new();
         while let Ok(n) = stdout.read(&mut buf) {
             if n == 0 {
                 break;
+            }
+            if let Some(sink) = on_line.as_mut() {
+                for &b in &buf[..n] {
+                    match b {
+                        b'\n' => {
+                            sink(&String::from_utf8_lossy(&line), started.elapsed());
+                            line.clear();
+                        }
+                        b'\r' => {}
+                        // A runaway line is cut rather than kept without bound.
+                        _ if line.len() < MAX_LINE_BYTES => line.push(b),
+                        _ => {}
+                    }
+                }
             }
             if echo {
                 let mut out = std::io::stdout().lock();
@@ -120,6 +147,11 @@ pub fn boot(board: &Board, images: &Images, opts: BootOptions) -> Result<Boot, E
             let mut seen = seen.lock().unwrap();
             if seen.is_none() && contains(&console[from..], ROOT_TASK_BANNER.as_bytes()) {
                 *seen = Some(started.elapsed());
+            }
+        }
+        if let Some(sink) = on_line.as_mut() {
+            if !line.is_empty() {
+                sink(&String::from_utf8_lossy(&line), started.elapsed());
             }
         }
         console

@@ -1,5 +1,10 @@
 //! Build the root task (`runtime/sel4-root`) for a board.
 //!
+//! With a system image (`rampart run`), the tool passes its path in
+//! `RAMPART_SEL4_SYSTEM_IMAGE` and the crate's build script embeds it; without one (`rampart
+//! build`, `rampart boot`) the root task runs its self-test. Only the root crate is rebuilt when
+//! the image changes.
+//!
 //! The crate is its own workspace (outside Rampart's members, so `cargo build` never builds it
 //! with host defaults). It is built for the stable `x86_64-unknown-linux-gnu` target, which needs
 //! no extra toolchain, as a freestanding program: `-C relocation-model=static` and
@@ -30,8 +35,12 @@ pub fn target_for(board: &Board) -> Result<&'static str, Error> {
     }
 }
 
-/// Build the root task; the path of the ELF file cargo produced.
-pub fn build(layout: &Layout, board: &Board, opts: BuildOptions) -> Result<PathBuf, Error> {
+/// The environment variable that names the system image to embed (`runtime/sel4-root/build.rs`).
+pub const SYSTEM_IMAGE_ENV: &str = "RAMPART_SEL4_SYSTEM_IMAGE";
+
+/// Build the root task, embedding `system_image` if given; the path of the ELF file cargo
+/// produced (overwritten by the next build: copy it).
+pub fn build(layout: &Layout, board: &Board, system_image: Option<&Path>, opts: BuildOptions) -> Result<PathBuf, Error> {
     let target = target_for(board)?;
     let manifest = layout.workspace.join("runtime/sel4-root/Cargo.toml");
     let target_dir = layout.sel4_dir().join("root");
@@ -46,6 +55,7 @@ pub fn build(layout: &Layout, board: &Board, opts: BuildOptions) -> Result<PathB
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
         .env_remove(format!("CARGO_TARGET_{}_RUSTFLAGS", target.to_uppercase().replace('-', "_")))
+        .env(SYSTEM_IMAGE_ENV, system_image.map(|p| p.as_os_str().to_owned()).unwrap_or_default())
         .stdin(Stdio::null());
     if !opts.verbose {
         cargo.arg("--quiet");

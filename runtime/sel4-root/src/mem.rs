@@ -1,6 +1,6 @@
 //! The symbols a freestanding Rust binary needs from a C library it does not link: the memory
 //! functions the compiler calls for copies, fills and comparisons, and the unwinding personality
-//! the prebuilt `core` of the linux-gnu target refers to (never called: panics abort).
+//! the prebuilt `core` and `alloc` of the linux-gnu target refer to (never called: panics abort).
 //!
 //! Copies and fills are `rep movsb`/`rep stosb` in inline assembly, so the compiler cannot turn
 //! them back into calls to themselves; comparisons read with `read_volatile` for the same reason.
@@ -68,3 +68,17 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 /// is built with `panic = "abort"` and nothing unwinds.
 #[no_mangle]
 pub extern "C" fn rust_eh_personality() {}
+
+/// Referred to by the landing pads of the prebuilt `alloc` of the linux-gnu target (built to
+/// unwind); never called, because nothing unwinds in a binary built with `panic = "abort"`.
+#[no_mangle]
+pub extern "C" fn _Unwind_Resume() -> ! {
+    crate_halt()
+}
+
+/// What `_Unwind_Resume` does if the impossible happens: stop this thread for good.
+fn crate_halt() -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
+}

@@ -1,96 +1,16 @@
-//! The kernel interface: system calls and the two invocations the root task makes, over the
-//! memory the kernel hands it (boot information and IPC buffer). All of the root task's `unsafe`
-//! that touches the kernel is here.
+//! The kernel objects the root task invokes, over the boot information and the root task's IPC
+//! buffer. Each invocation is a `seL4_Call` on the object's capability with the invocation label
+//! and arguments laid out as libsel4's generated stubs lay them out (capability arguments as
+//! extra capabilities in the IPC buffer, the others in message registers in XML order, small ones
+//! packed into one word where the kernel's decoder reads them so: see `tcb_write_registers`).
 //!
-//! x86_64 `syscall` convention of seL4 5.0.0 (`libsel4/sel4_arch_include/x86_64/sel4/sel4_arch/
-//! syscalls_syscall.h`): RDX = system call number, RDI = capability (or argument), RSI = message
-//! info, R10, R8, R9, R15 = message registers 0-3; the reply comes back in RDI (badge), RSI (info)
-//! and the same four registers. The kernel returns with `sysret`, which clobbers RCX and R11 and
-//! leaves RSP = 0, so every stub keeps RSP in R12 (callee-saved, declared clobbered) across it.
+//! The system calls themselves and all `unsafe` that enters the kernel are in `syscalls.rs`.
 
 use crate::abi;
-use core::arch::asm;
-
-/// A capability pointer in the root task's CSpace, resolved at full depth.
-pub type CPtr = u64;
+use crate::syscalls::{self, message_info, CPtr, IpcBuffer};
 
 /// An seL4 error code (`seL4_Error`), the label of a failed invocation's reply.
 pub type Error = u64;
-
-/// Print one byte on the kernel's console (serial port).
-pub fn debug_put_char(c: u8) {
-    // SAFETY: SysDebugPutChar reads RDI and writes no user memory; RSP is restored from R12 and
-    // the registers the kernel or `sysret` may change are declared.
-    unsafe {
-        asm!(
-            "mov r12, rsp",
-            "syscall",
-            "mov rsp, r12",
-            inout("rdx") abi::SYS_DEBUG_PUT_CHAR => _,
-            inout("rdi") c as u64 => _,
-            out("rsi") _, out("rcx") _, out("r11") _, out("r12") _,
-            out("r8") _, out("r9") _, out("r10") _, out("r15") _,
-            options(nostack),
-        );
-    }
-}
-
-/// Stop the whole machine (debug kernels only). QEMU then idles until its timeout.
-pub fn debug_halt() -> ! {
-    // SAFETY: as for `debug_put_char`; SysDebugHalt does not return, and if it ever did, the
-    // loop below keeps the promise of `!`.
-    unsafe {
-        asm!(
-            "mov r12, rsp",
-            "syscall",
-            "mov rsp, r12",
-            inout("rdx") abi::SYS_DEBUG_HALT => _,
-            out("rdi") _, out("rsi") _, out("rcx") _, out("r11") _, out("r12") _,
-            out("r8") _, out("r9") _, out("r10") _, out("r15") _,
-            options(nostack),
-        );
-    }
-    #[allow(clippy::empty_loop)]
-    loop {}
-}
-
-/// `seL4_Call` with up to four message registers in CPU registers; the reply's message info.
-fn call(cap: CPtr, info: u64, mr: [u64; 4]) -> u64 {
-    let reply_info: u64;
-    // SAFETY: SysCall reads the capability, the message info and the four message registers
-    // (and, for longer messages or extra caps, the IPC buffer, written before this call: the asm
-    // is not `nomem`, so those writes are not moved past it). It writes the reply into the same
-    // registers and possibly the IPC buffer, which no Rust reference points into.
-    unsafe {
-        asm!(
-            "mov r12, rsp",
-            "syscall",
-            "mov rsp, r12",
-            inout("rdx") abi::SYS_CALL => _,
-            inout("rdi") cap => _,
-            inout("rsi") info => reply_info,
-            inout("r10") mr[0] => _,
-            inout("r8") mr[1] => _,
-            inout("r9") mr[2] => _,
-            inout("r15") mr[3] => _,
-            out("rcx") _, out("r11") _, out("r12") _,
-            options(nostack),
-        );
-    }
-    reply_info
-}
-
-fn message_info(label: u64, extra_caps: u64, length: u64) -> u64 {
-    debug_assert!(length <= abi::MSG_INFO_LENGTH_MASK && extra_caps <= 3);
-    (label << abi::MSG_INFO_LABEL_SHIFT) | (extra_caps << abi::MSG_INFO_EXTRA_CAPS_SHIFT) | length
-}
-
-fn result_of(reply_info: u64) -> Result<(), Error> {
-    match reply_info >> abi::MSG_INFO_LABEL_SHIFT {
-        0 => Ok(()),
-        e => Err(e),
-    }
-}
 
 /// The boot information frame the kernel maps for the root task (`seL4_BootInfo`, packed).
 pub struct BootInfo {
@@ -104,6 +24,14 @@ pub struct SlotRegion {
     pub end: u64,
 }
 
+/// One untyped memory capability, as the boot information describes it.
+#[derive(Clone, Copy, Debug)]
+pub struct UntypedDesc {
+    pub cap: CPtr,
+    pub size_bits: u8,
+    pub is_device: bool,
+}
+
 impl BootInfo {
     /// # Safety
     /// `base` must be the pointer the kernel passed to `_start`: a mapped, readable frame holding
@@ -112,9 +40,14 @@ impl BootInfo {
         BootInfo { base }
     }
 
-    fn word(&self, offset: usize) -> u64 {
+    fn byte(&self, offset: usize) -> u8 {
         // SAFETY: offsets are those of fields inside seL4_BootInfo (abi.rs), within the frame
-        // `from_ptr`'s contract guarantees; the struct is packed, hence the unaligned read.
+        // `from_ptr`'s contract guarantees.
+        unsafe { self.base.add(offset).read() }
+    }
+
+    fn word(&self, offset: usize) -> u64 {
+        // SAFETY: as `byte`; the struct is packed, hence the unaligned read.
         unsafe { self.base.add(offset).cast::<u64>().read_unaligned() }
     }
 
@@ -134,51 +67,203 @@ impl BootInfo {
         self.region(abi::BOOTINFO_UNTYPED)
     }
 
+    /// The TSC frequency in MHz (0 if the kernel could not tell).
+    pub fn tsc_mhz(&self) -> u64 {
+        self.word(abi::BOOTINFO_ARCH_INFO)
+    }
+
+    /// The `i`th untyped capability of [`BootInfo::untyped`].
+    pub fn untyped_desc(&self, i: usize) -> Option<UntypedDesc> {
+        let region = self.untyped();
+        if i >= abi::BOOTINFO_UNTYPED_LIST_LEN || i as u64 >= region.end.saturating_sub(region.start) {
+            return None;
+        }
+        let at = abi::BOOTINFO_UNTYPED_LIST + i * abi::UNTYPED_DESC_BYTES;
+        Some(UntypedDesc {
+            cap: region.start + i as u64,
+            size_bits: self.byte(at + abi::UNTYPED_DESC_SIZE_BITS),
+            is_device: self.byte(at + abi::UNTYPED_DESC_IS_DEVICE) != 0,
+        })
+    }
+
     pub fn ipc_buffer(&self) -> IpcBuffer {
-        IpcBuffer { base: self.word(abi::BOOTINFO_IPC_BUFFER) as *mut u64 }
+        // SAFETY: the kernel maps the root task's IPC buffer at this address and registers it as
+        // the root task's buffer; the root task keeps no reference into it.
+        unsafe { IpcBuffer::new(self.word(abi::BOOTINFO_IPC_BUFFER) as *mut u64) }
     }
 }
 
-/// The root task's IPC buffer: message registers beyond the fourth and extra capabilities.
-pub struct IpcBuffer {
-    base: *mut u64,
+/// Invoke `cap` with `label`, `caps` extra capabilities and `args` message registers.
+fn invoke(ipc: &IpcBuffer, cap: CPtr, label: u64, caps: &[CPtr], args: &[u64]) -> Result<(), Error> {
+    for (i, c) in caps.iter().enumerate() {
+        ipc.set_cap(i, *c);
+    }
+    let mr = ipc.load(args);
+    let reply = syscalls::call(cap, message_info(label, caps.len() as u64, args.len() as u64), mr);
+    match reply.label() {
+        0 => Ok(()),
+        e => Err(e),
+    }
 }
 
-impl IpcBuffer {
-    fn set_word(&self, index: usize, value: u64) {
-        debug_assert!(index < 512);
-        // SAFETY: the kernel maps the root task's IPC buffer (one 4 KiB frame, 512 words) at the
-        // address in the boot information; indices come from abi.rs and stay inside it. Volatile:
-        // the kernel reads it during the next system call.
-        unsafe { self.base.add(index).write_volatile(value) }
-    }
-
-    /// Message register `i`, for the registers that do not travel in CPU registers.
-    fn set_mr(&self, i: usize, value: u64) {
-        debug_assert!(i >= abi::MSG_REGISTERS_IN_CPU);
-        self.set_word(abi::IPC_BUFFER_MSG_WORD + i, value);
-    }
-
-    fn set_cap(&self, i: usize, cap: CPtr) {
-        self.set_word(abi::IPC_BUFFER_CAPS_WORD + i, cap);
-    }
+/// `seL4_Untyped_Retype`: `count` objects of `object_type` (`size_bits` for variable-sized ones)
+/// into slots `offset..offset+count` of the CNode at `node_index`/`node_depth` in `root` (depth
+/// 0: `root` itself).
+#[allow(clippy::too_many_arguments)]
+pub fn untyped_retype(ipc: &IpcBuffer, untyped: CPtr, object_type: u64, size_bits: u64, root: CPtr, node_index: u64, node_depth: u64, offset: u64, count: u64) -> Result<(), Error> {
+    invoke(ipc, untyped, abi::LABEL_UNTYPED_RETYPE, &[root], &[object_type, size_bits, node_index, node_depth, offset, count])
 }
 
 /// `seL4_CNode_Mint`: copy the capability at `src_index` (in the CSpace rooted at `src_root`)
 /// into the empty slot `dest_index` of `service`, with `rights` and capability `data` applied.
-/// Six message registers (two in the IPC buffer) and one extra capability (`src_root`), as in
-/// libsel4's generated stub.
 #[allow(clippy::too_many_arguments)]
 pub fn cnode_mint(ipc: &IpcBuffer, service: CPtr, dest_index: u64, dest_depth: u8, src_root: CPtr, src_index: u64, src_depth: u8, rights: u64, data: u64) -> Result<(), Error> {
-    ipc.set_cap(0, src_root);
-    ipc.set_mr(4, rights);
-    ipc.set_mr(5, data);
-    let info = message_info(abi::LABEL_CNODE_MINT, 1, 6);
-    result_of(call(service, info, [dest_index, dest_depth as u64, src_index, src_depth as u64]))
+    invoke(ipc, service, abi::LABEL_CNODE_MINT, &[src_root], &[dest_index, dest_depth.into(), src_index, src_depth.into(), rights, data])
+}
+
+/// `seL4_CNode_Copy`: as `cnode_mint` without capability data.
+#[allow(clippy::too_many_arguments)]
+pub fn cnode_copy(ipc: &IpcBuffer, service: CPtr, dest_index: u64, dest_depth: u8, src_root: CPtr, src_index: u64, src_depth: u8, rights: u64) -> Result<(), Error> {
+    invoke(ipc, service, abi::LABEL_CNODE_COPY, &[src_root], &[dest_index, dest_depth.into(), src_index, src_depth.into(), rights])
+}
+
+/// `seL4_TCB_Configure` (5.0.0 form: priority and MCP in one `seL4_PrioProps` word).
+#[allow(clippy::too_many_arguments)]
+pub fn tcb_configure(ipc: &IpcBuffer, tcb: CPtr, fault_ep: CPtr, prio_props: u64, cspace_root: CPtr, cspace_root_data: u64, vspace_root: CPtr, vspace_root_data: u64, buffer: u64, buffer_frame: CPtr) -> Result<(), Error> {
+    invoke(ipc, tcb, abi::LABEL_TCB_CONFIGURE, &[cspace_root, vspace_root, buffer_frame], &[fault_ep, prio_props, cspace_root_data, vspace_root_data, buffer])
+}
+
+/// `seL4_TCB_WriteRegisters`: the first `regs.len()` registers of the thread's user context
+/// (instruction pointer, stack pointer, flags, ...: `abi::USER_CONTEXT_*`). The kernel reads the
+/// resume flag and the architecture flags packed in message register 0 (`decodeWriteRegisters`
+/// in `src/object/tcb.c`: bit 0 resume, arch flags from bit 8), the count in register 1.
+pub fn tcb_write_registers(ipc: &IpcBuffer, tcb: CPtr, resume: bool, regs: &[u64]) -> Result<(), Error> {
+    let mut args = [0u64; 2 + 20];
+    let n = regs.len().min(20);
+    args[0] = u64::from(resume);
+    args[1] = n as u64;
+    args[2..2 + n].copy_from_slice(&regs[..n]);
+    invoke(ipc, tcb, abi::LABEL_TCB_WRITE_REGISTERS, &[], &args[..2 + n])
+}
+
+/// `seL4_TCB_Resume`.
+pub fn tcb_resume(ipc: &IpcBuffer, tcb: CPtr) -> Result<(), Error> {
+    invoke(ipc, tcb, abi::LABEL_TCB_RESUME, &[], &[])
+}
+
+/// `seL4_TCB_Suspend`.
+pub fn tcb_suspend(ipc: &IpcBuffer, tcb: CPtr) -> Result<(), Error> {
+    invoke(ipc, tcb, abi::LABEL_TCB_SUSPEND, &[], &[])
+}
+
+/// `seL4_TCB_BindNotification`: signals on `notification` also end the thread's receives.
+pub fn tcb_bind_notification(ipc: &IpcBuffer, tcb: CPtr, notification: CPtr) -> Result<(), Error> {
+    invoke(ipc, tcb, abi::LABEL_TCB_BIND_NOTIFICATION, &[notification], &[])
+}
+
+/// `seL4_X86_PDPT_Map`.
+pub fn pdpt_map(ipc: &IpcBuffer, pdpt: CPtr, pml4: CPtr, vaddr: u64, attr: u64) -> Result<(), Error> {
+    invoke(ipc, pdpt, abi::LABEL_X86_PDPT_MAP, &[pml4], &[vaddr, attr])
+}
+
+/// `seL4_X86_PageDirectory_Map`.
+pub fn page_directory_map(ipc: &IpcBuffer, pd: CPtr, vroot: CPtr, vaddr: u64, attr: u64) -> Result<(), Error> {
+    invoke(ipc, pd, abi::LABEL_X86_PAGE_DIRECTORY_MAP, &[vroot], &[vaddr, attr])
+}
+
+/// `seL4_X86_PageTable_Map`.
+pub fn page_table_map(ipc: &IpcBuffer, pt: CPtr, vroot: CPtr, vaddr: u64, attr: u64) -> Result<(), Error> {
+    invoke(ipc, pt, abi::LABEL_X86_PAGE_TABLE_MAP, &[vroot], &[vaddr, attr])
+}
+
+/// `seL4_X86_Page_Map` (a 4 KiB or 2 MiB frame).
+pub fn page_map(ipc: &IpcBuffer, frame: CPtr, vroot: CPtr, vaddr: u64, rights: u64, attr: u64) -> Result<(), Error> {
+    invoke(ipc, frame, abi::LABEL_X86_PAGE_MAP, &[vroot], &[vaddr, rights, attr])
+}
+
+/// `seL4_X86_Page_Unmap`.
+pub fn page_unmap(ipc: &IpcBuffer, frame: CPtr) -> Result<(), Error> {
+    invoke(ipc, frame, abi::LABEL_X86_PAGE_UNMAP, &[], &[])
+}
+
+/// `seL4_X86_ASIDPool_Assign`: give a new VSpace (PML4) an address space id.
+pub fn asid_pool_assign(ipc: &IpcBuffer, pool: CPtr, vroot: CPtr) -> Result<(), Error> {
+    invoke(ipc, pool, abi::LABEL_X86_ASID_POOL_ASSIGN, &[vroot], &[])
 }
 
 /// `seL4_X86_IOPort_Out8`: write `value` to `port` if the capability covers it.
-pub fn ioport_out8(cap: CPtr, port: u16, value: u8) -> Result<(), Error> {
-    let info = message_info(abi::LABEL_X86_IOPORT_OUT8, 0, 2);
-    result_of(call(cap, info, [port as u64, value as u64, 0, 0]))
+pub fn ioport_out8(ipc: &IpcBuffer, cap: CPtr, port: u16, value: u8) -> Result<(), Error> {
+    invoke(ipc, cap, abi::LABEL_X86_IOPORT_OUT8, &[], &[port.into(), value.into()])
+}
+
+/// `seL4_IRQControl_GetIOAPIC`: a handler capability, into `index`/`depth` of `root`, for I/O
+/// APIC `ioapic`'s `pin` (`level`: 1 level-, 0 edge-triggered; `polarity`: 1 active low),
+/// delivered on user vector number `vector` (counted from the first user vector).
+#[allow(clippy::too_many_arguments)]
+pub fn irq_control_get_ioapic(ipc: &IpcBuffer, root: CPtr, index: u64, depth: u8, ioapic: u64, pin: u64, level: u64, polarity: u64, vector: u64) -> Result<(), Error> {
+    invoke(ipc, abi::CAP_IRQ_CONTROL, abi::LABEL_X86_IRQ_ISSUE_IRQ_HANDLER_IOAPIC, &[root], &[index, depth.into(), ioapic, pin, level, polarity, vector])
+}
+
+/// `seL4_IRQHandler_SetNotification`: the interrupt signals `notification` (with its badge).
+pub fn irq_handler_set_notification(ipc: &IpcBuffer, handler: CPtr, notification: CPtr) -> Result<(), Error> {
+    invoke(ipc, handler, abi::LABEL_IRQ_SET_IRQ_HANDLER, &[notification], &[])
+}
+
+/// `seL4_IRQHandler_Ack`: the interrupt may be delivered again.
+pub fn irq_handler_ack(ipc: &IpcBuffer, handler: CPtr) -> Result<(), Error> {
+    invoke(ipc, handler, abi::LABEL_IRQ_ACK_IRQ, &[], &[])
+}
+
+/// `seL4_DebugNameThread`: the name the kernel uses for `tcb` in its messages. The name goes,
+/// NUL-terminated, where the message registers are (as libsel4 does it).
+pub fn debug_name_thread(ipc: &IpcBuffer, tcb: CPtr, name: &[u8]) {
+    let n = name.len().min(abi::MSG_MAX_LENGTH * 8 - 1);
+    let mut words = [0u64; abi::MSG_MAX_LENGTH];
+    for (i, b) in name[..n].iter().enumerate() {
+        words[i / 8] |= u64::from(*b) << ((i % 8) * 8);
+    }
+    for (i, w) in words.iter().enumerate().take(n / 8 + 1) {
+        ipc.set_word_at_msg(i, *w);
+    }
+    syscalls::send_null(abi::SYS_DEBUG_NAME_THREAD, tcb);
+}
+
+/// Where the root task maps a frame it fills (a program page, a PD's IPC buffer): the first
+/// address of the second PML4 slot, far from everything the kernel mapped for the root task
+/// (its image, boot information and IPC buffer lie in the first 512 GiB).
+pub const SCRATCH_VADDR: u64 = 0x80_0000_0000;
+/// Bytes of a 4 KiB frame.
+pub const FRAME_BYTES: usize = 1 << abi::PAGE_BITS;
+
+/// A 4 KiB frame mapped read-write at [`SCRATCH_VADDR`] in the root task's VSpace, unmapped when
+/// dropped. At most one exists at a time (it borrows the IPC buffer mutably).
+pub struct ScratchMapping<'a> {
+    ipc: &'a mut IpcBuffer,
+    frame: CPtr,
+}
+
+impl<'a> ScratchMapping<'a> {
+    /// Map `frame` at the scratch address. Its page table must exist already.
+    pub fn map(ipc: &'a mut IpcBuffer, frame: CPtr) -> Result<ScratchMapping<'a>, Error> {
+        page_map(ipc, frame, abi::CAP_INIT_THREAD_VSPACE, SCRATCH_VADDR, abi::CAP_RIGHTS_READ | abi::CAP_RIGHTS_WRITE, abi::VM_ATTRIBUTES_DEFAULT)?;
+        Ok(ScratchMapping { ipc, frame })
+    }
+
+    /// Copy `bytes` into the frame at byte offset `at`.
+    pub fn write(&mut self, at: usize, bytes: &[u8]) {
+        assert!(at.checked_add(bytes.len()).is_some_and(|end| end <= FRAME_BYTES));
+        // SAFETY: while `self` lives the frame is mapped read-write at SCRATCH_VADDR (`map`
+        // succeeded and only `drop` unmaps it), the range is inside it (asserted), and nothing
+        // else refers to that address: only one ScratchMapping exists at a time, as it holds
+        // the IPC buffer mutably.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), (SCRATCH_VADDR as *mut u8).add(at), bytes.len()) };
+    }
+}
+
+impl Drop for ScratchMapping<'_> {
+    fn drop(&mut self) {
+        // Unmapping a frame this mapping mapped cannot fail; if it ever did, the next `map`
+        // reports the occupied address.
+        let _ = page_unmap(self.ipc, self.frame);
+    }
 }

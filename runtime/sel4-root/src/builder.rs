@@ -1,0 +1,515 @@
+//! The system initializer: turns the decoded [`SystemSpec`] and the embedded program ELF files
+//! into running protection domains.
+//!
+//! For every PD, from the boot information's untyped memory: a CNode (its CSpace, laid out as
+//! `layout.rs` says), a PML4 with the paging structures its mappings need (its VSpace), a TCB, a
+//! notification (one badge bit per channel id) and, when some PD may call it, an endpoint; frames
+//! for its program's `PT_LOAD` segments (filled through a temporary mapping in the root task's
+//! own VSpace), its stack and its IPC buffer (which also carries its [`PdInfo`]); and the frames
+//! of every memory region it maps, at the declared address with the declared rights (a region
+//! mapped by several PDs is the same frames, each mapping through its own copy of the frame
+//! capabilities). Then it gives each PD exactly the capabilities its channels entitle it to
+//! (signal-only notification capabilities badged with the peer's channel bit; call capabilities
+//! to the callee's endpoint badged with the callee's channel id), points its fault endpoint at the
+//! monitor, binds its notification, sets its priority and starts it.
+//!
+//! Untyped memory is accounted exactly as the kernel places objects (each aligned to its size
+//! above the untyped's watermark), so running out is found before the kernel refuses, and is
+//! reported naming the PD and the object. Every failure is an error message; nothing panics.
+
+use crate::abi;
+use crate::elf::Program;
+use crate::layout::{self, PdInfo};
+use crate::sys::{self, BootInfo, ScratchMapping, FRAME_BYTES, SCRATCH_VADDR};
+use crate::syscalls::{CPtr, IpcBuffer};
+use crate::timer::{self, Timer};
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use rampart_spec::{Arch, PdSpec, SystemSpec};
+
+/// Capability pointers in the root CNode are resolved at full depth.
+const ROOT_DEPTH: u8 = abi::WORD_BITS as u8;
+/// Depth of a slot index in a PD's CNode, named through the root CNode's capability to it
+/// (which has no guard).
+const PD_CNODE_DEPTH: u8 = layout::PD_CNODE_BITS as u8;
+const LARGE_PAGE_BYTES: u64 = 1 << abi::LARGE_PAGE_BITS;
+const PAGE_BYTES: u64 = 1 << abi::PAGE_BITS;
+
+/// One untyped capability and how much of it is used.
+struct Untyped {
+    cap: CPtr,
+    size_bits: u32,
+    used_bytes: u64,
+}
+
+/// The boot information's (non-device) untyped memory, with the kernel's placement rule.
+pub struct Memory {
+    untypeds: Vec<Untyped>,
+}
+
+impl Memory {
+    pub fn from_bootinfo(bi: &BootInfo) -> Memory {
+        let mut untypeds = Vec::new();
+        let mut i = 0;
+        while let Some(d) = bi.untyped_desc(i) {
+            if !d.is_device && u32::from(d.size_bits) < 64 {
+                untypeds.push(Untyped { cap: d.cap, size_bits: u32::from(d.size_bits), used_bytes: 0 });
+            }
+            i += 1;
+        }
+        // Smallest first: small objects fill small untypeds and leave the large ones whole for
+        // large frames.
+        untypeds.sort_by_key(|u| u.size_bits);
+        Memory { untypeds }
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.untypeds.iter().map(|u| 1u64 << u.size_bits).sum()
+    }
+
+    pub fn used_bytes(&self) -> u64 {
+        self.untypeds.iter().map(|u| u.used_bytes).sum()
+    }
+
+    /// An untyped with room for an object of `2^bits` bytes, which is then counted as used. The
+    /// kernel places the object at the untyped's watermark aligned up to its size.
+    fn take(&mut self, bits: u32) -> Option<CPtr> {
+        let size = 1u64 << bits;
+        for u in &mut self.untypeds {
+            if bits > u.size_bits {
+                continue;
+            }
+            let at = u.used_bytes.div_ceil(size) * size;
+            if at + size <= 1u64 << u.size_bits {
+                u.used_bytes = at + size;
+                return Some(u.cap);
+            }
+        }
+        None
+    }
+}
+
+/// What the monitor needs to know about a running PD.
+pub struct Pd {
+    pub name: String,
+    pub tcb: CPtr,
+    /// The PD's notification, badged [`layout::ALARM_BADGE`], signal only: its alarm.
+    pub alarm: CPtr,
+    /// The lowest address of its stack (the page below is an unmapped guard).
+    pub stack_bottom: u64,
+    /// Untyped memory its objects took, in bytes, and how many frames it has.
+    pub memory_bytes: u64,
+    pub frames: usize,
+}
+
+/// The system, built and started.
+pub struct System {
+    pub pds: Vec<Pd>,
+    pub monitor_endpoint: CPtr,
+    /// The PIT, whose interrupt signals the monitor's notification (bound to the monitor).
+    pub timer: Timer,
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    pub slots_used: u64,
+}
+
+/// The kernel objects of one PD, before they are connected.
+struct PdObjects {
+    vroot: CPtr,
+    cnode: CPtr,
+    tcb: CPtr,
+    notification: CPtr,
+    endpoint: Option<CPtr>,
+    ipc_frame: CPtr,
+    entry: u64,
+    stack_bottom: u64,
+    memory_bytes: u64,
+    frames: usize,
+}
+
+/// Builds a system. Owns the root task's IPC buffer, its free slots and the untyped memory.
+pub struct Builder {
+    ipc: IpcBuffer,
+    mem: Memory,
+    first_slot: u64,
+    next_slot: u64,
+    end_slot: u64,
+    /// Paging structures made so far: (VSpace, level, index of the region it covers).
+    tables: Vec<(CPtr, u8, u64)>,
+    tsc_mhz: u64,
+    clock_origin_tsc: u64,
+}
+
+impl Builder {
+    /// A builder over the boot information's untyped memory and the empty slots `slots`.
+    pub fn new(bi: &BootInfo, slots: core::ops::Range<u64>, clock_origin_tsc: u64) -> Builder {
+        Builder {
+            ipc: bi.ipc_buffer(),
+            mem: Memory::from_bootinfo(bi),
+            first_slot: slots.start,
+            next_slot: slots.start,
+            end_slot: slots.end,
+            tables: Vec::new(),
+            tsc_mhz: bi.tsc_mhz(),
+            clock_origin_tsc,
+        }
+    }
+
+    fn slot(&mut self, what: &str) -> Result<CPtr, String> {
+        if self.next_slot >= self.end_slot {
+            return Err(format!(
+                "out of root CNode slots creating {what} ({} slots used, {}..{})",
+                self.next_slot - self.first_slot,
+                self.first_slot,
+                self.end_slot
+            ));
+        }
+        self.next_slot += 1;
+        Ok(self.next_slot - 1)
+    }
+
+    /// Retype one object of `object_type` (`2^bits` bytes; `size_arg` for variable-sized ones)
+    /// into a fresh root slot.
+    fn create(&mut self, object_type: u64, bits: u32, size_arg: u64, what: &str) -> Result<CPtr, String> {
+        let Some(untyped) = self.mem.take(bits) else {
+            return Err(format!(
+                "out of untyped memory creating {what}: it needs {} bytes in one piece; {} of {} bytes are in use",
+                1u64 << bits,
+                self.mem.used_bytes(),
+                self.mem.total_bytes()
+            ));
+        };
+        let slot = self.slot(what)?;
+        sys::untyped_retype(&self.ipc, untyped, object_type, size_arg, abi::CAP_INIT_THREAD_CNODE, 0, 0, slot, 1)
+            .map_err(|e| format!("Untyped_Retype of {what} failed: seL4 error {e}"))?;
+        Ok(slot)
+    }
+
+    /// A second capability to the object of `cap` (a frame mapped twice needs two).
+    fn copy(&mut self, cap: CPtr, what: &str) -> Result<CPtr, String> {
+        let slot = self.slot(what)?;
+        sys::cnode_copy(&self.ipc, abi::CAP_INIT_THREAD_CNODE, slot, ROOT_DEPTH, abi::CAP_INIT_THREAD_CNODE, cap, ROOT_DEPTH, abi::CAP_RIGHTS_ALL)
+            .map_err(|e| format!("CNode_Copy for {what} failed: seL4 error {e}"))?;
+        Ok(slot)
+    }
+
+    /// Make sure the paging structures that a mapping at `vaddr` needs exist in `vroot`: a PDPT
+    /// (512 GiB), a page directory (1 GiB) and, unless the mapping is a 2 MiB page, a page
+    /// table (2 MiB).
+    fn ensure_tables(&mut self, vroot: CPtr, vaddr: u64, large: bool, who: &str) -> Result<(), String> {
+        let levels: &[(u8, u32, u64, u32)] = &[
+            (3, 39, abi::OBJ_X86_PDPT, abi::PDPT_BITS),
+            (2, 30, abi::OBJ_X86_PAGE_DIRECTORY, abi::PAGE_DIR_BITS),
+            (1, 21, abi::OBJ_X86_PAGE_TABLE, abi::PAGE_TABLE_BITS),
+        ];
+        for &(level, shift, object_type, bits) in levels {
+            if level == 1 && large {
+                break;
+            }
+            let key = (vroot, level, vaddr >> shift);
+            if self.tables.contains(&key) {
+                continue;
+            }
+            let what = format!("a paging structure of {who} (for {:#x})", vaddr);
+            let table = self.create(object_type, bits, 0, &what)?;
+            let base = (vaddr >> shift) << shift;
+            let mapped = match level {
+                3 => sys::pdpt_map(&self.ipc, table, vroot, base, abi::VM_ATTRIBUTES_DEFAULT),
+                2 => sys::page_directory_map(&self.ipc, table, vroot, base, abi::VM_ATTRIBUTES_DEFAULT),
+                _ => sys::page_table_map(&self.ipc, table, vroot, base, abi::VM_ATTRIBUTES_DEFAULT),
+            };
+            match mapped {
+                // DeleteFirst: the kernel made this one at boot (the root task's own VSpace).
+                Ok(()) | Err(abi::ERROR_DELETE_FIRST) => self.tables.push(key),
+                Err(e) => return Err(format!("mapping {what} failed: seL4 error {e}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Map `frame` at `vaddr` in `vroot`.
+    #[allow(clippy::too_many_arguments)]
+    fn map(&mut self, vroot: CPtr, frame: CPtr, vaddr: u64, large: bool, write: bool, cached: bool, who: &str) -> Result<(), String> {
+        self.ensure_tables(vroot, vaddr, large, who)?;
+        let rights = if write { abi::CAP_RIGHTS_READ | abi::CAP_RIGHTS_WRITE } else { abi::CAP_RIGHTS_READ };
+        let attr = if cached { abi::VM_ATTRIBUTES_DEFAULT } else { abi::VM_ATTRIBUTES_UNCACHED };
+        sys::page_map(&self.ipc, frame, vroot, vaddr, rights, attr).map_err(|e| format!("mapping a frame of {who} at {vaddr:#x} failed: seL4 error {e}"))
+    }
+
+    /// A fresh 4 KiB frame, filled by `fill` through the scratch mapping (not mapped at all when
+    /// `fill` is `None`: new frames are zero).
+    fn frame(&mut self, what: &str, fill: Option<&dyn Fn(&mut ScratchMapping)>) -> Result<CPtr, String> {
+        let frame = self.create(abi::OBJ_X86_4K, abi::PAGE_BITS, 0, what)?;
+        if let Some(fill) = fill {
+            let mut scratch = ScratchMapping::map(&mut self.ipc, frame).map_err(|e| format!("mapping {what} into the root task failed: seL4 error {e}"))?;
+            fill(&mut scratch);
+        }
+        Ok(frame)
+    }
+
+    /// Build and start every PD of `spec`. `program_of(i)` is PD `i`'s ELF file.
+    pub fn build<'p>(&mut self, spec: &SystemSpec, program_of: &dyn Fn(usize) -> Option<&'p [u8]>) -> Result<System, String> {
+        if spec.arch != Arch::X86_64 {
+            return Err(format!("this root task builds x86_64 systems, not {}", spec.arch.name()));
+        }
+        if let Some((what, name)) = layout::unsupported(spec) {
+            let kind = if what.of_pd() { "PD" } else { "memory region" };
+            return Err(format!("{kind} `{name}` {}", what.describe()));
+        }
+        let monitor_endpoint = self.create(abi::OBJ_ENDPOINT, abi::ENDPOINT_BITS, 0, "the monitor's endpoint")?;
+        let timer = self.timer()?;
+        self.ensure_tables(abi::CAP_INIT_THREAD_VSPACE, SCRATCH_VADDR, false, "the root task's scratch mapping")?;
+
+        // Regions: the frames of each region that some PD maps, made once.
+        let mut region_frames: Vec<Vec<CPtr>> = vec![Vec::new(); spec.regions.len()];
+        for (r, region) in spec.regions.iter().enumerate() {
+            if !spec.pds.iter().any(|p| p.maps.iter().any(|m| usize::from(m.region) == r)) {
+                continue;
+            }
+            let large = region.page_size_bytes == LARGE_PAGE_BYTES;
+            let (object_type, bits) = if large { (abi::OBJ_X86_LARGE_PAGE, abi::LARGE_PAGE_BITS) } else { (abi::OBJ_X86_4K, abi::PAGE_BITS) };
+            let count = region.size_bytes / region.page_size_bytes;
+            for k in 0..count {
+                let what = format!("frame {k} of memory region `{}`", region.name);
+                region_frames[r].push(self.create(object_type, bits, 0, &what)?);
+            }
+        }
+
+        let mut objects = Vec::new();
+        for (i, pd) in spec.pds.iter().enumerate() {
+            let program = program_of(i).ok_or_else(|| format!("the system image has no program for PD `{}`", pd.name))?;
+            let before = self.mem.used_bytes();
+            let mut o = self.create_pd(spec, i, pd, program, &mut region_frames)?;
+            o.memory_bytes = self.mem.used_bytes() - before;
+            objects.push(o);
+        }
+
+        for (i, pd) in spec.pds.iter().enumerate() {
+            self.connect(spec, i, pd, &objects, monitor_endpoint)?;
+        }
+
+        let mut pds = Vec::new();
+        for (pd, o) in spec.pds.iter().zip(&objects) {
+            let what = format!("the alarm capability of PD `{}`", pd.name);
+            let alarm = self.slot(&what)?;
+            sys::cnode_mint(&self.ipc, abi::CAP_INIT_THREAD_CNODE, alarm, ROOT_DEPTH, abi::CAP_INIT_THREAD_CNODE, o.notification, ROOT_DEPTH, abi::CAP_RIGHTS_WRITE, layout::ALARM_BADGE)
+                .map_err(|e| format!("minting {what} failed: seL4 error {e}"))?;
+            pds.push(Pd { name: pd.name.clone(), tcb: o.tcb, alarm, stack_bottom: o.stack_bottom, memory_bytes: o.memory_bytes, frames: o.frames });
+        }
+        for (pd, o) in spec.pds.iter().zip(&objects) {
+            sys::tcb_resume(&self.ipc, o.tcb).map_err(|e| format!("starting PD `{}` failed: seL4 error {e}", pd.name))?;
+        }
+        Ok(System {
+            pds,
+            monitor_endpoint,
+            timer,
+            memory_used_bytes: self.mem.used_bytes(),
+            memory_total_bytes: self.mem.total_bytes(),
+            slots_used: self.next_slot - self.first_slot,
+        })
+    }
+
+    /// The monitor's timer: a notification bound to the root task's thread, signalled by the
+    /// PIT's interrupt, and the PIT's ports.
+    fn timer(&mut self) -> Result<Timer, String> {
+        let notification = self.create(abi::OBJ_NOTIFICATION, abi::NOTIFICATION_BITS, 0, "the monitor's notification")?;
+        sys::tcb_bind_notification(&self.ipc, abi::CAP_INIT_THREAD_TCB, notification).map_err(|e| format!("binding the monitor's notification failed: seL4 error {e}"))?;
+        let badged = self.slot("the timer's notification capability")?;
+        sys::cnode_mint(&self.ipc, abi::CAP_INIT_THREAD_CNODE, badged, ROOT_DEPTH, abi::CAP_INIT_THREAD_CNODE, notification, ROOT_DEPTH, abi::CAP_RIGHTS_WRITE, layout::TIMER_BADGE)
+            .map_err(|e| format!("minting the timer's notification capability failed: seL4 error {e}"))?;
+        let irq = self.slot("the timer's IRQ handler")?;
+        // Edge-triggered (0), active high (0): ISA IRQ 0 as the ACPI tables describe it. The first
+        // user vector.
+        sys::irq_control_get_ioapic(&self.ipc, abi::CAP_INIT_THREAD_CNODE, irq, ROOT_DEPTH, 0, timer::PIT_IOAPIC_PIN, 0, 0, 0)
+            .map_err(|e| format!("getting the timer's IRQ (I/O APIC pin {}) failed: seL4 error {e}", timer::PIT_IOAPIC_PIN))?;
+        sys::irq_handler_set_notification(&self.ipc, irq, badged).map_err(|e| format!("routing the timer's IRQ failed: seL4 error {e}"))?;
+        let ports = self.slot("the timer's I/O ports")?;
+        sys::cnode_mint(
+            &self.ipc,
+            abi::CAP_INIT_THREAD_CNODE,
+            ports,
+            ROOT_DEPTH,
+            abi::CAP_INIT_THREAD_CNODE,
+            abi::CAP_IO_PORT,
+            ROOT_DEPTH,
+            abi::CAP_RIGHTS_ALL,
+            abi::io_port_cap_data(timer::PIT_CHANNEL0, timer::PIT_COMMAND),
+        )
+        .map_err(|e| format!("minting the timer's I/O port capability failed: seL4 error {e}"))?;
+        Ok(Timer { ports, irq })
+    }
+
+    fn create_pd(&mut self, spec: &SystemSpec, index: usize, pd: &PdSpec, program: &[u8], region_frames: &mut [Vec<CPtr>]) -> Result<PdObjects, String> {
+        let who = format!("PD `{}`", pd.name);
+        let stack_top = spec.arch.stack_top();
+        let stack_bottom = stack_top - pd.stack_size_bytes;
+        let ipc_vaddr = layout::ipc_buffer_vaddr(stack_top);
+        let mut frames = 0;
+
+        let vroot = self.create(abi::OBJ_X64_PML4, abi::PML4_BITS, 0, &format!("the VSpace of {who}"))?;
+        sys::asid_pool_assign(&self.ipc, abi::CAP_INIT_THREAD_ASID_POOL, vroot).map_err(|e| format!("assigning an ASID to {who} failed: seL4 error {e}"))?;
+        let cnode = self.create(abi::OBJ_CNODE, layout::PD_CNODE_BITS + abi::SLOT_BITS, layout::PD_CNODE_BITS.into(), &format!("the CSpace of {who}"))?;
+        let tcb = self.create(abi::OBJ_TCB, abi::TCB_BITS, 0, &format!("the TCB of {who}"))?;
+        let notification = self.create(abi::OBJ_NOTIFICATION, abi::NOTIFICATION_BITS, 0, &format!("the notification of {who}"))?;
+        let endpoint = if pd.serves_pp() { Some(self.create(abi::OBJ_ENDPOINT, abi::ENDPOINT_BITS, 0, &format!("the endpoint of {who}"))?) } else { None };
+
+        // The program: one frame per page any PT_LOAD segment touches, with the union of the
+        // rights of the segments on it.
+        let prog = Program::parse(program).map_err(|e| format!("the program of {who} cannot be loaded: {e}"))?;
+        let mut pages: BTreeMap<u64, bool> = BTreeMap::new();
+        for seg in prog.segments() {
+            if seg.mem_bytes == 0 {
+                continue;
+            }
+            let first = seg.vaddr & !(PAGE_BYTES - 1);
+            let end = seg.vaddr + seg.mem_bytes;
+            let mut page = first;
+            while page < end {
+                let w = pages.entry(page).or_insert(false);
+                *w |= seg.write;
+                page += PAGE_BYTES;
+            }
+        }
+        let guard_bottom = stack_bottom - PAGE_BYTES;
+        for (&page, _) in pages.iter() {
+            if page.checked_add(PAGE_BYTES).is_none_or(|end| end > guard_bottom) {
+                return Err(format!("the program of {who} has a segment at {page:#x}, in or above its stack (which starts at {stack_bottom:#x})"));
+            }
+            for m in &pd.maps {
+                let size = spec.regions[usize::from(m.region)].size_bytes;
+                if page < m.vaddr + size && m.vaddr < page + PAGE_BYTES {
+                    return Err(format!(
+                        "the program of {who} has a segment at {page:#x}, where it maps memory region `{}` ({:#x}..{:#x})",
+                        spec.regions[usize::from(m.region)].name,
+                        m.vaddr,
+                        m.vaddr + size
+                    ));
+                }
+            }
+        }
+        for (&page, &write) in pages.iter() {
+            let segments: Vec<_> = prog.segments().filter(|s| !s.data.is_empty() && s.vaddr < page + PAGE_BYTES && page < s.vaddr + s.data.len() as u64).collect();
+            let fill = |m: &mut ScratchMapping| {
+                for s in &segments {
+                    let from = s.vaddr.max(page);
+                    let to = (s.vaddr + s.data.len() as u64).min(page + PAGE_BYTES);
+                    let src = &s.data[(from - s.vaddr) as usize..(to - s.vaddr) as usize];
+                    m.write((from - page) as usize, src);
+                }
+            };
+            let what = format!("the program page at {page:#x} of {who}");
+            let frame = self.frame(&what, if segments.is_empty() { None } else { Some(&fill) })?;
+            self.map(vroot, frame, page, false, write, true, &who)?;
+            frames += 1;
+        }
+
+        // The stack, below `stack_top`; the page under it stays unmapped (a guard).
+        let mut page = stack_bottom;
+        while page < stack_top {
+            let frame = self.frame(&format!("a stack page of {who}"), None)?;
+            self.map(vroot, frame, page, false, true, true, &who)?;
+            frames += 1;
+            page += PAGE_BYTES;
+        }
+
+        // The IPC buffer, above the guard page over the stack, carrying the PD's PdInfo.
+        let info = pd_info(index, pd, self.tsc_mhz, self.clock_origin_tsc).encode();
+        let fill = |m: &mut ScratchMapping| m.write(layout::PD_INFO_OFFSET, &info);
+        let ipc_frame = self.frame(&format!("the IPC buffer of {who}"), Some(&fill))?;
+        self.map(vroot, ipc_frame, ipc_vaddr, false, true, true, &who)?;
+        frames += 1;
+
+        // Memory regions, each mapping through its own capabilities to the shared frames.
+        for m in &pd.maps {
+            let region = &spec.regions[usize::from(m.region)];
+            let large = region.page_size_bytes == LARGE_PAGE_BYTES;
+            for (k, &frame) in region_frames[usize::from(m.region)].clone().iter().enumerate() {
+                let cap = self.copy(frame, &format!("a mapping of memory region `{}` in {who}", region.name))?;
+                self.map(vroot, cap, m.vaddr + k as u64 * region.page_size_bytes, large, m.perms.write, m.cached, &who)?;
+                frames += 1;
+            }
+        }
+
+        sys::debug_name_thread(&self.ipc, tcb, pd.name.as_bytes());
+        debug_assert!(FRAME_BYTES as u64 == PAGE_BYTES);
+        Ok(PdObjects { vroot, cnode, tcb, notification, endpoint, ipc_frame, entry: prog.entry, stack_bottom, memory_bytes: 0, frames })
+    }
+
+    /// Mint PD `index`'s capabilities into its CNode, then configure its TCB.
+    fn connect(&mut self, spec: &SystemSpec, index: usize, pd: &PdSpec, objects: &[PdObjects], monitor_endpoint: CPtr) -> Result<(), String> {
+        let who = format!("PD `{}`", pd.name);
+        let o = &objects[index];
+        let ipc = &self.ipc;
+        let mint = |dest: u64, src: CPtr, rights: u64, data: u64, what: &str| -> Result<(), String> {
+            sys::cnode_mint(ipc, o.cnode, dest, PD_CNODE_DEPTH, abi::CAP_INIT_THREAD_CNODE, src, ROOT_DEPTH, rights, data)
+                .map_err(|e| format!("giving {who} {what} failed: seL4 error {e}"))
+        };
+        // What it waits on. Receiving needs the read right; nothing else does.
+        let input = o.endpoint.unwrap_or(o.notification);
+        mint(layout::SLOT_INPUT, input, abi::CAP_RIGHTS_READ, 0, "its own endpoint or notification")?;
+        let pd_badge = index as u64;
+        mint(layout::SLOT_FAULT, monitor_endpoint, abi::CAP_RIGHTS_WRITE_GRANT, layout::MONITOR_BADGE_FAULT | pd_badge, "its fault endpoint")?;
+        mint(layout::SLOT_MONITOR, monitor_endpoint, abi::CAP_RIGHTS_WRITE_GRANT, pd_badge, "the monitor's endpoint")?;
+        let guard = abi::cnode_cap_data(0, abi::WORD_BITS - u64::from(layout::PD_CNODE_BITS));
+        mint(layout::SLOT_CNODE, o.cnode, abi::CAP_RIGHTS_ALL, guard, "its own CNode")?;
+        for c in &pd.channels {
+            let peer = &objects[usize::from(c.peer)];
+            if c.may_notify {
+                // Signal only: without the read right it cannot wait on the peer's notification.
+                mint(layout::SLOT_NOTIFY_BASE + u64::from(c.id), peer.notification, abi::CAP_RIGHTS_WRITE, 1 << c.peer_id, "a notification capability")?;
+            }
+            if c.may_call {
+                let Some(ep) = peer.endpoint else {
+                    return Err(format!("{who} may call `{}`, which has no endpoint", spec.pds[usize::from(c.peer)].name));
+                };
+                mint(layout::SLOT_CALL_BASE + u64::from(c.id), ep, abi::CAP_RIGHTS_WRITE_GRANT, u64::from(c.peer_id), "a call capability")?;
+            }
+        }
+        for p in &pd.ioports {
+            let last = (u32::from(p.addr) + p.size - 1).min(0xffff) as u16;
+            mint(layout::SLOT_IOPORT_BASE + u64::from(p.id), abi::CAP_IO_PORT, abi::CAP_RIGHTS_ALL, abi::io_port_cap_data(p.addr, last), "an I/O port capability")?;
+        }
+
+        sys::tcb_configure(
+            ipc,
+            o.tcb,
+            layout::SLOT_FAULT,
+            abi::prio_props(0, pd.priority),
+            o.cnode,
+            guard,
+            o.vroot,
+            0,
+            layout::ipc_buffer_vaddr(spec.arch.stack_top()),
+            o.ipc_frame,
+        )
+        .map_err(|e| format!("configuring the TCB of {who} failed: seL4 error {e}"))?;
+        if o.endpoint.is_some() {
+            sys::tcb_bind_notification(ipc, o.tcb, o.notification).map_err(|e| format!("binding the notification of {who} failed: seL4 error {e}"))?;
+        }
+        let mut regs = [0u64; 2];
+        regs[abi::USER_CONTEXT_RIP] = o.entry;
+        regs[abi::USER_CONTEXT_RSP] = spec.arch.stack_top();
+        sys::tcb_write_registers(ipc, o.tcb, false, &regs).map_err(|e| format!("setting the registers of {who} failed: seL4 error {e}"))
+    }
+}
+
+/// What PD `index` learns about itself at start-up.
+fn pd_info(index: usize, pd: &PdSpec, tsc_mhz: u64, clock_origin_tsc: u64) -> PdInfo {
+    let mut name = [0u8; layout::PD_NAME_BYTES_MAX];
+    let n = pd.name.len().min(layout::PD_NAME_BYTES_MAX);
+    name[..n].copy_from_slice(&pd.name.as_bytes()[..n]);
+    let mask = |f: &dyn Fn(&rampart_spec::PdChannel) -> bool| pd.channels.iter().filter(|c| f(c)).fold(0u64, |m, c| m | 1 << c.id);
+    PdInfo {
+        pd_index: index as u64,
+        tsc_mhz,
+        clock_origin_tsc,
+        may_notify: mask(&|c| c.may_notify),
+        may_call: mask(&|c| c.may_call),
+        serves_calls: pd.serves_pp(),
+        name_len: n as u8,
+        name,
+    }
+}

@@ -1,0 +1,178 @@
+//! Whole systems on seL4: the system initializer builds every PD from the spec and the programs
+//! embedded in the root task, the PDs run on the seL4 5.0.0 kernel under QEMU (TCG), and the
+//! monitor reports their logs, faults and the status they end the system with.
+//!
+//! Needs what tests/sel4_boot.rs needs (make, gcc, binutils, xmllint, python3 with venv, QEMU);
+//! a missing tool fails with the one line that names the packages. Builds share `target/sel4`
+//! (behind a lock) with `rampart build`, `rampart boot` and `rampart run`.
+
+use rampart::sel4::qemu::BootEnd;
+use rampart::sel4::system::{self, RunOptions};
+use rampart::sel4::{self, Layout};
+use rampart_sdf::{check_file, Backend, Board, Options};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Generous for a loaded CI machine: the default system runs in well under a second under TCG.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn rampart() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rampart"))
+}
+
+fn board() -> Board {
+    let board = Board::named("qemu-x86_64").unwrap();
+    sel4::host::require(&sel4::host::boot_tools(&board)).unwrap_or_else(|e| panic!("{e}"));
+    board
+}
+
+fn spec_of(file: &Path, board: &Board) -> rampart_spec::SystemSpec {
+    let mut opts = Options::new(board.clone());
+    opts.components = rampart_sdf::find_components(Path::new(env!("CARGO_MANIFEST_DIR")));
+    opts.backend = Some(Backend::Sel4);
+    match check_file(file, &opts) {
+        Ok(c) => c.spec,
+        Err(report) => panic!("{}", report.render(false)),
+    }
+}
+
+/// Build `file` for seL4, boot it, and return the run (with the build for its sizes).
+fn build_and_boot(file: &Path, timeout: Duration) -> (system::SystemBuild, system::Run) {
+    let board = board();
+    let spec = spec_of(file, &board);
+    let build = system::build_system(&Layout::of_tool(), &board, &spec, file, Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    let run = system::boot_system(&board, &spec, &build, &RunOptions { timeout: Some(timeout), verbose: false }, false).unwrap_or_else(|e| panic!("{e}"));
+    (build, run)
+}
+
+#[test]
+fn the_default_system_plays_1000_rounds_on_sel4_and_ends_with_pings_verdict() {
+    let started = Instant::now();
+    let out = rampart()
+        .args(["run", "--board", "qemu-x86_64", "--timeout", &BOOT_TIMEOUT.as_secs().to_string()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    // ping's defmt frames left it through the monitor and were decoded with its ELF file.
+    assert!(stdout.contains("[ping] playing 1000 rounds\n"), "{stdout}");
+    assert!(stdout.contains("[ping] 1000 rounds played, every answer matched\n"), "{stdout}");
+    // The monitor's own lines pass through as they are; the kernel's boot messages do not.
+    assert!(stdout.contains("rampart: PD `ping` started") && stdout.contains("rampart: PD `pong` started"), "{stdout}");
+    assert!(stdout.contains(rampart::sel4::layout::ALL_INIT_DONE_LINE), "{stdout}");
+    assert!(stdout.contains("rampart: PD `ping` ended the system with status 0"), "{stdout}");
+    assert!(!stdout.contains("Booting all finished"), "{stdout}");
+    assert!(stderr.contains("the system exited with status 0"), "{stderr}");
+    eprintln!("rampart run on seL4: {:.1} s in all; {}", started.elapsed().as_secs_f64(), stderr.lines().last().unwrap_or(""));
+}
+
+#[test]
+fn every_pd_finishes_init_soon_after_boot_and_the_image_is_small() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("system.xml");
+    let (build, run) = build_and_boot(&file, BOOT_TIMEOUT);
+    assert_eq!(run.end, BootEnd::Exited(0), "{}", run.output.join("\n"));
+    assert_eq!(run.status, 0);
+    let up = run.root_task_up_after.expect("the root task's banner");
+    let init = run.all_init_done_after.unwrap_or_else(|| panic!("no init-done line:\n{}", run.output.join("\n")));
+    assert!(up <= init && init <= run.elapsed);
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    let root = size(&build.images.root_task);
+    assert!(root > build.image_bytes as u64, "the system image is inside the root task");
+    eprintln!(
+        "QEMU start to root task {:.3} s, to every PD's init done {:.3} s, whole run {:.3} s; kernel32.elf {} bytes, root task with the system {} bytes (system image {} bytes: spec and {} program(s))",
+        up.as_secs_f64(),
+        init.as_secs_f64(),
+        run.elapsed.as_secs_f64(),
+        size(&build.images.kernel),
+        root,
+        build.image_bytes,
+        build.programs.len(),
+    );
+}
+
+#[test]
+fn protected_calls_carry_64_words_and_replies_come_back() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/calc.xml");
+    let (_, run) = build_and_boot(&file, BOOT_TIMEOUT);
+    let output = run.output.join("\n");
+    assert_eq!(run.status, 0, "{output}");
+    for check in ["sum of 64 words", "sum of no words", "reverse of 3 words", "unknown label refused"] {
+        assert!(output.contains(&format!("[calc_client] ok: {check}")), "{check}:\n{output}");
+    }
+}
+
+#[test]
+fn alarms_arrive_on_sel4_and_never_early() {
+    // The monitor's timer service: ticker sets, moves and cancels alarms and checks each one.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/timer.xml");
+    let (_, run) = build_and_boot(&file, BOOT_TIMEOUT);
+    let output = run.output.join("\n");
+    assert_eq!(run.status, 0, "{output}");
+    assert!(output.contains("[ticker] 5 alarms arrived, none early"), "{output}");
+}
+
+#[test]
+fn a_panicking_pd_is_reported_by_name_and_when_every_pd_has_stopped_the_system_ends_with_1() {
+    // Two PDs run the crasher program, which panics in its first two lives (it counts them in
+    // the shared `lives` region). Nothing restarts them on seL4: both stay stopped.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crashers.xml");
+    std::fs::write(
+        &file,
+        r#"<system>
+    <memory_region name="lives" size="0x1000" />
+    <protection_domain name="first" priority="20">
+        <program_image path="crasher.elf" />
+        <map mr="lives" vaddr="0x5000000" perms="rw" />
+    </protection_domain>
+    <protection_domain name="second" priority="10">
+        <program_image path="crasher.elf" />
+        <map mr="lives" vaddr="0x5000000" perms="rw" />
+    </protection_domain>
+    <channel>
+        <end pd="first" id="0" setvar_id="parent" />
+        <end pd="second" id="0" setvar_id="parent" />
+    </channel>
+</system>
+"#,
+    )
+    .unwrap();
+    let (build, run) = build_and_boot(&file, BOOT_TIMEOUT);
+    // The image of a system in a temporary directory is named after that directory: do not let
+    // every test run leave one behind.
+    let _ = std::fs::remove_file(&build.images.root_task);
+    if let Some(dir) = build.programs.first().and_then(|p| p.parent()) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let output = run.output.join("\n");
+    assert_eq!(run.end, BootEnd::Exited(1), "{output}");
+    assert!(output.contains("rampart: PD `first` panicked: panicked at components/crasher/src/main.rs"), "{output}");
+    assert!(output.contains("crashing on purpose in life 1"), "{output}");
+    assert!(output.contains("rampart: PD `second` panicked:") && output.contains("crashing on purpose in life 2"), "{output}");
+    assert!(output.contains("rampart: every PD has stopped; ending the system with status 1"), "{output}");
+}
+
+#[test]
+fn systems_the_sel4_backend_cannot_build_yet_are_refused_before_building() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("irq.xml");
+    std::fs::write(
+        &file,
+        r#"<system>
+    <protection_domain name="driver" priority="20">
+        <program_image path="pong.elf" />
+        <irq pin="4" vector="4" id="5" />
+    </protection_domain>
+</system>
+"#,
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = rampart().args(["run", "--board", "qemu-x86_64"]).arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("PD `driver` has IRQs: the seL4 backend does not deliver interrupts yet"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(30), "refused only after building");
+}
