@@ -494,7 +494,6 @@ impl Supervisor {
             notify_in,
             calls_out,
             calls_in,
-            fd_count: plan.fds.len() as i32 + 1,
         })
     }
 
@@ -833,11 +832,6 @@ impl Supervisor {
                 }
             }
         }
-    }
-
-    /// Names of PDs that are running now.
-    pub fn running(&self) -> Vec<&str> {
-        self.pds.iter().filter(|p| p.process.is_some()).map(|p| p.name.as_str()).collect()
     }
 }
 

@@ -92,8 +92,6 @@ pub struct BootInfo {
     pub notify_in: Vec<NotifyIn>,
     pub calls_out: Vec<CallOut>,
     pub calls_in: Vec<CallIn>,
-    /// Every descriptor above, for the confinement check: the PD closes anything else.
-    pub fd_count: i32,
 }
 
 impl BootInfo {
