@@ -68,7 +68,7 @@ enum Command {
         #[arg(long)]
         hosted: bool,
         /// Hosted: what to do with a top-level PD that faults: restart it (at most 5 times in
-        /// 10 s, the default), or hold it. (The seL4 monitor does not restart PDs yet.)
+        /// 10 s, the default), or hold it. The same on seL4, where the monitor applies it.
         #[arg(long, value_enum)]
         restart: Option<PolicyArg>,
         /// Stop the system after this many seconds (exit status 124).
@@ -280,11 +280,12 @@ fn main() -> ExitCode {
                 print_report(&checked.report, err_color);
             }
             if !hosted {
-                if restart.is_some() {
-                    eprintln!("rampart: warning: --restart is ignored on seL4: its monitor reports a faulted PD and leaves it stopped (restarts are not implemented yet)");
-                }
+                let policy = match restart.unwrap_or(PolicyArg::Restart) {
+                    PolicyArg::Restart => rampart::sel4::system::RestartPolicy::Restart,
+                    PolicyArg::Hold => rampart::sel4::system::RestartPolicy::Hold,
+                };
                 let run = rampart::sel4::system::RunOptions { timeout: timeout.map(std::time::Duration::from_secs_f64), verbose };
-                return match rampart::sel4::system::run(&system.file, &checked.spec, &opts.board, &run) {
+                return match rampart::sel4::system::run(&system.file, &checked.spec, &opts.board, &run, policy) {
                     Ok(status) => ExitCode::from(status),
                     Err(e) => {
                         eprintln!("error: {e}");

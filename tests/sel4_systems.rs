@@ -7,7 +7,7 @@
 //! (behind a lock) with `rampart build`, `rampart boot` and `rampart run`.
 
 use rampart::sel4::qemu::BootEnd;
-use rampart::sel4::system::{self, RunOptions};
+use rampart::sel4::system::{self, RestartPolicy, RunOptions};
 use rampart::sel4::{self, Layout};
 use rampart_sdf::{check_file, Backend, Board, Options};
 use std::path::Path;
@@ -39,9 +39,14 @@ fn spec_of(file: &Path, board: &Board) -> rampart_spec::SystemSpec {
 
 /// Build `file` for seL4, boot it, and return the run (with the build for its sizes).
 fn build_and_boot(file: &Path, timeout: Duration) -> (system::SystemBuild, system::Run) {
+    build_and_boot_with(file, timeout, RestartPolicy::Restart)
+}
+
+/// As [`build_and_boot`], with the monitor's restart policy.
+fn build_and_boot_with(file: &Path, timeout: Duration, policy: RestartPolicy) -> (system::SystemBuild, system::Run) {
     let board = board();
     let spec = spec_of(file, &board);
-    let build = system::build_system(&Layout::of_tool(), &board, &spec, file, Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    let build = system::build_system_with_policy(&Layout::of_tool(), &board, &spec, file, Default::default(), policy).unwrap_or_else(|e| panic!("{e}"));
     let run = system::boot_system(&board, &spec, &build, &RunOptions { timeout: Some(timeout), verbose: false }, false).unwrap_or_else(|e| panic!("{e}"));
     (build, run)
 }
@@ -116,7 +121,7 @@ fn alarms_arrive_on_sel4_and_never_early() {
 #[test]
 fn a_panicking_pd_is_reported_by_name_and_when_every_pd_has_stopped_the_system_ends_with_1() {
     // Two PDs run the crasher program, which panics in its first two lives (it counts them in
-    // the shared `lives` region). Nothing restarts them on seL4: both stay stopped.
+    // the shared `lives` region). With the hold policy nothing restarts them: both stay stopped.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("crashers.xml");
     std::fs::write(
@@ -139,7 +144,7 @@ fn a_panicking_pd_is_reported_by_name_and_when_every_pd_has_stopped_the_system_e
 "#,
     )
     .unwrap();
-    let (build, run) = build_and_boot(&file, BOOT_TIMEOUT);
+    let (build, run) = build_and_boot_with(&file, BOOT_TIMEOUT, RestartPolicy::Hold);
     // The image of a system in a temporary directory is named after that directory: do not let
     // every test run leave one behind.
     let _ = std::fs::remove_file(&build.images.root_task);
@@ -151,7 +156,90 @@ fn a_panicking_pd_is_reported_by_name_and_when_every_pd_has_stopped_the_system_e
     assert!(output.contains("rampart: PD `first` panicked: panicked at components/crasher/src/main.rs"), "{output}");
     assert!(output.contains("crashing on purpose in life 1"), "{output}");
     assert!(output.contains("rampart: PD `second` panicked:") && output.contains("crashing on purpose in life 2"), "{output}");
+    assert!(output.contains("rampart: holding PD `first` (restart policy: hold)"), "{output}");
     assert!(output.contains("rampart: every PD has stopped; ending the system with status 1"), "{output}");
+    assert!(!output.contains("restarted"), "{output}");
+}
+
+/// The monitor's line for a restart: how long rebuilding the PD took, in microseconds.
+fn restart_times_us(output: &str) -> Vec<u64> {
+    output
+        .lines()
+        .filter(|l| l.contains(" restarted (") && l.contains(" us ("))
+        .filter_map(|l| l.split(" in ").nth(1)?.split(" us").next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_parent_gets_its_childs_faults_and_restarts_it_from_a_pristine_image_on_sel4() {
+    // tests/systems/restart.xml, as hosted: the crasher panics in its first two lives; each panic
+    // reaches the nursery's Handler::fault, which asks for a restart; the monitor rebuilds the
+    // crasher into fresh memory (the crasher asserts that its private memory is fresh), and in its
+    // third life it notifies the nursery, which ends the system with 0.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/restart.xml");
+    let (_, run) = build_and_boot(&file, BOOT_TIMEOUT);
+    let output = run.output.join("\n");
+    assert_eq!(run.end, BootEnd::Exited(0), "{output}");
+    assert_eq!(output.matches("[nursery] child 7 faulted (Panic); restarting it").count(), 2, "{output}");
+    assert!(output.contains("rampart: PD `crasher` restarted (its parent asked), life 2: rebuilt from its pristine program into fresh memory"), "{output}");
+    assert!(output.contains("rampart: PD `crasher` restarted (its parent asked), life 3"), "{output}");
+    assert!(output.contains("[crasher] life 3: staying up"), "{output}");
+    assert!(!output.contains("private memory survived a restart"), "{output}");
+    assert!(output.contains("[nursery] child is up after 2 faults, in life 3"), "{output}");
+    let times = restart_times_us(&output);
+    assert_eq!(times.len(), 2, "{output}");
+    eprintln!("restarting the crasher on seL4 (TCG) took {times:?} us");
+}
+
+#[test]
+fn a_top_level_pd_is_restarted_by_policy_then_held_and_its_callers_never_block_on_sel4() {
+    // tests/systems/sel4_faults.xml: write_intruder faults on every call (an unmapped read, then
+    // writes to a region it maps read-only); each fault is reported with its name, every call
+    // fails with LABEL_CALL_FAILED, and the overseer (which maps the region read-write) keeps
+    // running and ends the system with 10 + the intruder's lives: 1 + 5 restarts, then held.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/sel4_faults.xml");
+    let (_, run) = build_and_boot(&file, BOOT_TIMEOUT);
+    let output = run.output.join("\n");
+    assert_eq!(run.end, BootEnd::Exited(16), "{output}");
+    // Isolation on the real kernel: memory it was not given, and memory it may only read.
+    assert!(output.contains("rampart: PD `write_intruder` faulted: memory fault, read at 0x6000000 (the low 32 bits of the address: this kernel reports no more), nothing is mapped there"), "{output}");
+    assert_eq!(output.matches("rampart: PD `write_intruder` faulted: memory fault, write at 0x4000000 (the low 32 bits of the address: this kernel reports no more), not allowed by the mapping").count(), 5, "{output}");
+    for life in 2..=6 {
+        assert!(output.contains(&format!("rampart: PD `write_intruder` restarted (restart policy), life {life}: rebuilt")), "life {life}:\n{output}");
+        assert!(output.contains(&format!("[write_intruder] life {life}")), "life {life}:\n{output}");
+    }
+    assert!(!output.contains("life 7"), "{output}");
+    assert!(output.contains("rampart: holding PD `write_intruder`: it faulted again after 5 restarts within 10000 ms"), "{output}");
+    assert!(output.contains("[overseer] 8 calls failed cleanly; the intruder had 6 lives"), "{output}");
+    assert!(!output.contains("private memory survived a restart"), "{output}");
+    let times = restart_times_us(&output);
+    assert_eq!(times.len(), 5, "{output}");
+    eprintln!("restarting write_intruder on seL4 (TCG) took {times:?} us");
+}
+
+#[test]
+fn with_the_hold_policy_a_faulted_pd_stays_stopped_and_its_calls_fail_on_sel4() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/sel4_faults.xml");
+    let (_, run) = build_and_boot_with(&file, BOOT_TIMEOUT, RestartPolicy::Hold);
+    let output = run.output.join("\n");
+    assert_eq!(run.end, BootEnd::Exited(11), "{output}");
+    assert!(output.contains("rampart: PD `write_intruder` faulted: memory fault, read at 0x6000000"), "{output}");
+    assert!(output.contains("rampart: holding PD `write_intruder` (restart policy: hold)"), "{output}");
+    assert!(!output.contains("restarted"), "{output}");
+    assert!(output.contains("[overseer] 8 calls failed cleanly; the intruder had 1 lives"), "{output}");
+}
+
+#[test]
+fn rampart_run_passes_the_restart_policy_to_the_sel4_monitor() {
+    let out = rampart()
+        .args(["run", "--board", "qemu-x86_64", "--restart", "hold", "--timeout", &BOOT_TIMEOUT.as_secs().to_string(), "tests/systems/sel4_faults.xml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(11), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    assert!(stdout.contains("rampart: holding PD `write_intruder` (restart policy: hold)"), "{stdout}");
 }
 
 #[test]

@@ -9,6 +9,14 @@ pub fn now_ns() -> u64 {
     crate::sys::now_ns()
 }
 
+/// A cycle counter for benchmarks: on x86_64 the time-stamp counter (`rdtsc`), on both backends;
+/// elsewhere (hosted only) [`now_ns`]. Not serialising, not scaled, and not comparable between
+/// machines: take differences within one PD. Under QEMU's TCG the guest's TSC is emulated (it
+/// follows the host's clock), so its cycles are host time, not instructions executed.
+pub fn cycles() -> u64 {
+    crate::sys::cycles()
+}
+
 /// Deliver an alarm once the clock reaches `deadline_ns` (at once if it already has).
 pub fn set_alarm(deadline_ns: u64) {
     crate::sys::set_alarm(Some(deadline_ns))

@@ -119,8 +119,14 @@ fn build_components(layout: &Layout, spec: &SystemSpec, system_file: &Path, boar
 /// The bytes of a system image: `spec` encoded, then each distinct program once (see
 /// `layout::SystemImage`, which parses it). `pd_programs[i]` indexes `programs`.
 pub fn image_bytes(spec: &[u8], programs: &[Vec<u8>], pd_programs: &[u32]) -> Vec<u8> {
+    image_bytes_with_flags(spec, programs, pd_programs, 0)
+}
+
+/// [`image_bytes`] with `layout::IMAGE_FLAG_*` bits.
+pub fn image_bytes_with_flags(spec: &[u8], programs: &[Vec<u8>], pd_programs: &[u32], flags: u32) -> Vec<u8> {
     let align = |n: usize| (n + 7) & !7;
-    let header = 24 + pd_programs.len() * 4 + programs.len() * 8;
+    let h = layout::IMAGE_HEADER_BYTES;
+    let header = h + pd_programs.len() * 4 + programs.len() * 8;
     let spec_at = align(header);
     let mut at = align(spec_at + spec.len());
     let mut table = Vec::new();
@@ -135,10 +141,11 @@ pub fn image_bytes(spec: &[u8], programs: &[Vec<u8>], pd_programs: &[u32]) -> Ve
     put(&mut out, 12, spec.len());
     put(&mut out, 16, programs.len());
     put(&mut out, 20, pd_programs.len());
+    put(&mut out, 24, flags as usize);
     for (i, p) in pd_programs.iter().enumerate() {
-        put(&mut out, 24 + i * 4, *p as usize);
+        put(&mut out, h + i * 4, *p as usize);
     }
-    let t = 24 + pd_programs.len() * 4;
+    let t = h + pd_programs.len() * 4;
     for (i, (off, len)) in table.iter().enumerate() {
         put(&mut out, t + i * 8, *off);
         put(&mut out, t + i * 8 + 4, *len);
@@ -153,6 +160,22 @@ pub fn image_bytes(spec: &[u8], programs: &[Vec<u8>], pd_programs: &[u32]) -> Ve
 /// Build the kernel, the system's components and the root task with the system embedded, into
 /// `target/images/<board>/`. Holds the build lock.
 pub fn build_system(layout: &Layout, board: &Board, spec: &SystemSpec, system_file: &Path, opts: BuildOptions) -> Result<SystemBuild, Error> {
+    build_system_with_policy(layout, board, spec, system_file, opts, RestartPolicy::Restart)
+}
+
+/// What the monitor does with a top-level PD that stops (a child's parent decides for it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RestartPolicy {
+    /// Rebuild it from its pristine program into fresh memory and start it again, at most 5 times
+    /// in 10 s; then hold it.
+    #[default]
+    Restart,
+    /// Leave it stopped (its calls fail with `LABEL_CALL_FAILED`).
+    Hold,
+}
+
+/// [`build_system`] with the monitor's restart policy (it goes into the system image).
+pub fn build_system_with_policy(layout: &Layout, board: &Board, spec: &SystemSpec, system_file: &Path, opts: BuildOptions, policy: RestartPolicy) -> Result<SystemBuild, Error> {
     check_supported(spec)?;
     if board.qemu.is_none() {
         return err(format!("board `{}` has no [qemu] table in images/boards/{}.toml: systems cannot be booted on it yet", board.name, board.name));
@@ -183,7 +206,8 @@ pub fn build_system(layout: &Layout, board: &Board, spec: &SystemSpec, system_fi
         };
         pd_programs.push(index as u32);
     }
-    let image = image_bytes(&spec.encode(), &programs, &pd_programs);
+    let flags = if policy == RestartPolicy::Hold { layout::IMAGE_FLAG_HOLD } else { 0 };
+    let image = image_bytes_with_flags(&spec.encode(), &programs, &pd_programs, flags);
     if image.len() > layout::IMAGE_BYTES_MAX {
         return err(format!("the system image would be {} bytes, more than the limit of {}", image.len(), layout::IMAGE_BYTES_MAX));
     }
@@ -191,7 +215,10 @@ pub fn build_system(layout: &Layout, board: &Board, spec: &SystemSpec, system_fi
     let mut path_print = super::Fingerprint::new();
     path_print.add(system_file.canonicalize().unwrap_or_else(|_| system_file.to_path_buf()).as_os_str().as_encoded_bytes());
     let stem = system_file.file_stem().map_or("system".into(), |s| s.to_string_lossy().into_owned());
-    let name = format!("{stem}-{}", &path_print.hex()[..8]);
+    // A held system is a different image (the policy is in it): never let two runs of the same
+    // file with different policies overwrite each other's image while one boots.
+    let policy_suffix = if policy == RestartPolicy::Hold { "-hold" } else { "" };
+    let name = format!("{stem}-{}{policy_suffix}", &path_print.hex()[..8]);
     let image_dir = layout.sel4_dir().join(&board.name).join("system");
     std::fs::create_dir_all(&image_dir).map_err(|e| io_err(&image_dir, e))?;
     let image_path = image_dir.join(format!("{name}.img"));
@@ -383,14 +410,14 @@ pub fn boot_system(board: &Board, spec: &SystemSpec, build: &SystemBuild, opts: 
 }
 
 /// `rampart run` on seL4: build, boot, print, and return the exit status.
-pub fn run(system_file: &Path, spec: &SystemSpec, board: &Board, opts: &RunOptions) -> Result<u8, Error> {
+pub fn run(system_file: &Path, spec: &SystemSpec, board: &Board, opts: &RunOptions, policy: RestartPolicy) -> Result<u8, Error> {
     if let Some(q) = &board.qemu {
         let mut tools = super::host::build_tools();
         tools.push(super::host::qemu_tool(&q.binary));
         super::host::require(&tools)?;
     }
     let layout = Layout::of_tool();
-    let build = build_system(&layout, board, spec, system_file, BuildOptions { verbose: opts.verbose })?;
+    let build = build_system_with_policy(&layout, board, spec, system_file, BuildOptions { verbose: opts.verbose }, policy)?;
     let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
     eprintln!(
         "rampart: kernel {} ({} bytes{}), root task with the system {} ({} bytes, system image {} bytes); built in {:.1} s",

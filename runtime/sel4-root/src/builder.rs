@@ -141,6 +141,18 @@ pub struct Builder {
     tables: Vec<(CPtr, u8, u64)>,
     tsc_mhz: u64,
     clock_origin_tsc: u64,
+    /// What a restart needs: each PD's objects, each region's frames, the monitor's endpoint.
+    objects: Vec<PdObjects>,
+    region_frames: Vec<Vec<CPtr>>,
+    monitor_endpoint: CPtr,
+}
+
+/// A PD built again by [`Builder::rebuild`].
+pub struct Rebuilt {
+    pub tcb: CPtr,
+    pub stack_bottom: u64,
+    pub memory_bytes: u64,
+    pub frames: usize,
 }
 
 impl Builder {
@@ -155,7 +167,48 @@ impl Builder {
             tables: Vec::new(),
             tsc_mhz: bi.tsc_mhz(),
             clock_origin_tsc,
+            objects: Vec::new(),
+            region_frames: Vec::new(),
+            monitor_endpoint: 0,
         }
+    }
+
+    pub fn memory_used_bytes(&self) -> u64 {
+        self.mem.used_bytes()
+    }
+
+    pub fn slots_used(&self) -> u64 {
+        self.next_slot - self.first_slot
+    }
+
+    /// Build PD `index` again from its pristine `program`, into fresh frames and a fresh VSpace,
+    /// CSpace and TCB, and start it. Its notification and endpoint stay (its peers' capabilities
+    /// name them; calls queued on the endpoint go to the new life); its memory regions keep
+    /// their frames. The old TCB and VSpace are deleted (which stops the old thread for good and
+    /// gives back its ASID); the old frames, CNode and paging structures are abandoned: untyped
+    /// memory is not reclaimed (this initializer never revokes), so every restart costs the PD's
+    /// private memory anew, and running out is an error naming the PD.
+    pub fn rebuild(&mut self, spec: &SystemSpec, index: usize, program: &[u8]) -> Result<Rebuilt, String> {
+        let pd = &spec.pds[index];
+        let before = self.mem.used_bytes();
+        let old = (self.objects[index].tcb, self.objects[index].vroot);
+        let keep = (self.objects[index].notification, self.objects[index].endpoint);
+        let mut region_frames = core::mem::take(&mut self.region_frames);
+        let created = self.create_pd(spec, index, pd, program, &mut region_frames, Some(keep));
+        self.region_frames = region_frames;
+        let mut o = created?;
+        o.memory_bytes = self.mem.used_bytes() - before;
+        for cap in [old.0, old.1] {
+            sys::cnode_delete(&self.ipc, abi::CAP_INIT_THREAD_CNODE, cap, ROOT_DEPTH).map_err(|e| format!("deleting the old objects of PD `{}` failed: seL4 error {e}", pd.name))?;
+        }
+        let rebuilt = Rebuilt { tcb: o.tcb, stack_bottom: o.stack_bottom, memory_bytes: o.memory_bytes, frames: o.frames };
+        self.objects[index] = o;
+        let objects = core::mem::take(&mut self.objects);
+        let connected = self.connect(spec, index, pd, &objects, self.monitor_endpoint);
+        self.objects = objects;
+        connected?;
+        sys::tcb_resume(&self.ipc, rebuilt.tcb).map_err(|e| format!("starting PD `{}` again failed: seL4 error {e}", pd.name))?;
+        Ok(rebuilt)
     }
 
     fn slot(&mut self, what: &str) -> Result<CPtr, String> {
@@ -282,7 +335,7 @@ impl Builder {
         for (i, pd) in spec.pds.iter().enumerate() {
             let program = program_of(i).ok_or_else(|| format!("the system image has no program for PD `{}`", pd.name))?;
             let before = self.mem.used_bytes();
-            let mut o = self.create_pd(spec, i, pd, program, &mut region_frames)?;
+            let mut o = self.create_pd(spec, i, pd, program, &mut region_frames, None)?;
             o.memory_bytes = self.mem.used_bytes() - before;
             objects.push(o);
         }
@@ -302,6 +355,9 @@ impl Builder {
         for (pd, o) in spec.pds.iter().zip(&objects) {
             sys::tcb_resume(&self.ipc, o.tcb).map_err(|e| format!("starting PD `{}` failed: seL4 error {e}", pd.name))?;
         }
+        self.objects = objects;
+        self.region_frames = region_frames;
+        self.monitor_endpoint = monitor_endpoint;
         Ok(System {
             pds,
             monitor_endpoint,
@@ -342,7 +398,8 @@ impl Builder {
         Ok(Timer { ports, irq })
     }
 
-    fn create_pd(&mut self, spec: &SystemSpec, index: usize, pd: &PdSpec, program: &[u8], region_frames: &mut [Vec<CPtr>]) -> Result<PdObjects, String> {
+    /// `keep`: the notification and endpoint of the PD's previous life (a restart), else new ones.
+    fn create_pd(&mut self, spec: &SystemSpec, index: usize, pd: &PdSpec, program: &[u8], region_frames: &mut [Vec<CPtr>], keep: Option<(CPtr, Option<CPtr>)>) -> Result<PdObjects, String> {
         let who = format!("PD `{}`", pd.name);
         let stack_top = spec.arch.stack_top();
         let stack_bottom = stack_top - pd.stack_size_bytes;
@@ -353,8 +410,13 @@ impl Builder {
         sys::asid_pool_assign(&self.ipc, abi::CAP_INIT_THREAD_ASID_POOL, vroot).map_err(|e| format!("assigning an ASID to {who} failed: seL4 error {e}"))?;
         let cnode = self.create(abi::OBJ_CNODE, layout::PD_CNODE_BITS + abi::SLOT_BITS, layout::PD_CNODE_BITS.into(), &format!("the CSpace of {who}"))?;
         let tcb = self.create(abi::OBJ_TCB, abi::TCB_BITS, 0, &format!("the TCB of {who}"))?;
-        let notification = self.create(abi::OBJ_NOTIFICATION, abi::NOTIFICATION_BITS, 0, &format!("the notification of {who}"))?;
-        let endpoint = if pd.serves_pp() { Some(self.create(abi::OBJ_ENDPOINT, abi::ENDPOINT_BITS, 0, &format!("the endpoint of {who}"))?) } else { None };
+        let (notification, endpoint) = match keep {
+            Some(k) => k,
+            None => (
+                self.create(abi::OBJ_NOTIFICATION, abi::NOTIFICATION_BITS, 0, &format!("the notification of {who}"))?,
+                if pd.serves_pp() { Some(self.create(abi::OBJ_ENDPOINT, abi::ENDPOINT_BITS, 0, &format!("the endpoint of {who}"))?) } else { None },
+            ),
+        };
 
         // The program: one frame per page any PT_LOAD segment touches, with the union of the
         // rights of the segments on it.

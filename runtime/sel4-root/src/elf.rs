@@ -105,4 +105,40 @@ impl<'a> Program<'a> {
     pub fn segments(&self) -> impl Iterator<Item = Segment<'a>> + '_ {
         (0..self.phnum).filter_map(|i| self.segment(i).ok().flatten())
     }
+
+    /// The value of the symbol `name` in the file's symbol table (`SHT_SYMTAB`), if there is one.
+    pub fn symbol(&self, name: &[u8]) -> Option<u64> {
+        const SHT_SYMTAB: u32 = 2;
+        let b = self.bytes;
+        let shoff = u64_at(b, 40)? as usize;
+        let shentsize = u16_at(b, 58)? as usize;
+        let shnum = u16_at(b, 60)? as usize;
+        if shentsize < 64 {
+            return None;
+        }
+        for i in 0..shnum {
+            let h = shoff.checked_add(i.checked_mul(shentsize)?)?;
+            if u32_at(b, h + 4)? != SHT_SYMTAB {
+                continue;
+            }
+            let off = u64_at(b, h + 24)? as usize;
+            let size = u64_at(b, h + 32)? as usize;
+            let link = u32_at(b, h + 40)? as usize;
+            let entsize = (u64_at(b, h + 56)? as usize).max(24);
+            let sh = shoff.checked_add(link.checked_mul(shentsize)?)?;
+            let str_off = u64_at(b, sh + 24)? as usize;
+            let str_size = u64_at(b, sh + 32)? as usize;
+            let strtab = b.get(str_off..str_off.checked_add(str_size)?)?;
+            for k in 0..size / entsize {
+                let e = off.checked_add(k * entsize)?;
+                let n = u32_at(b, e)? as usize;
+                let rest = strtab.get(n..)?;
+                let end = rest.iter().position(|&c| c == 0)?;
+                if &rest[..end] == name {
+                    return u64_at(b, e + 8);
+                }
+            }
+        }
+        None
+    }
 }

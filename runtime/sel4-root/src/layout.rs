@@ -83,7 +83,30 @@ pub enum MonitorLabel {
     /// (`u64::MAX`: cancel). The monitor replies at once and signals [`ALARM_BADGE`] on the
     /// PD's notification once its clock reaches the deadline (at once if it has).
     SetAlarm = 0x105,
+    /// Sent (not called) by the runtime's tombstone (`rampart_sel4_tombstone`), where the monitor
+    /// restarts the thread of a PD that stopped: it has answered the call the PD was serving, if
+    /// any, with `LABEL_CALL_FAILED`. It then answers every further call the same way until the
+    /// monitor rebuilds or holds the PD. No words.
+    Tombstone = 0x106,
+    /// A parent asks for a pending fault of one of its children (the monitor signals the parent's
+    /// notification with [`ALARM_BADGE`] when there is one). Reply: word 0 is 1 if there is one,
+    /// then the child's id, the [`FaultCode`] and its code (fault address, ...); 0 if none.
+    ChildFault = 0x107,
+    /// A parent's decision on a child fault: word 0 the child's id, word 1 0 restart, 1 stop. The
+    /// monitor replies at once.
+    FaultDecision = 0x108,
 }
+
+/// Kinds of fault a parent learns of (`rampart_runtime::FaultKind` in this order).
+pub mod fault_code {
+    pub const PANIC: u64 = 0;
+    pub const CRASH: u64 = 1;
+    pub const CONFINEMENT: u64 = 2;
+    pub const EXIT: u64 = 3;
+}
+
+/// The symbol of the runtime's tombstone in a PD program (see [`MonitorLabel::Tombstone`]).
+pub const TOMBSTONE_SYMBOL: &[u8] = b"rampart_sel4_tombstone";
 
 impl MonitorLabel {
     pub fn from_label(label: u64) -> Option<MonitorLabel> {
@@ -94,6 +117,9 @@ impl MonitorLabel {
             0x103 => MonitorLabel::Panic,
             0x104 => MonitorLabel::Violation,
             0x105 => MonitorLabel::SetAlarm,
+            0x106 => MonitorLabel::Tombstone,
+            0x107 => MonitorLabel::ChildFault,
+            0x108 => MonitorLabel::FaultDecision,
             _ => return None,
         })
     }
@@ -215,10 +241,18 @@ pub const ALL_INIT_DONE_LINE: &str = "rampart: every PD has finished init";
 // `SystemSpec`, and each distinct program ELF once. All integers little-endian.
 //
 //   magic (8 bytes) | spec offset u32 | spec length u32 | program count u32 | PD count u32
-//   | per PD: program index u32 | per program: offset u32, length u32 | ... data ...
+//   | flags u32 | per PD: program index u32 | per program: offset u32, length u32 | ... data ...
 
 /// The first bytes of a system image.
-pub const IMAGE_MAGIC: [u8; 8] = *b"RMPIMG\x00\x01";
+pub const IMAGE_MAGIC: [u8; 8] = *b"RMPIMG\x00\x02";
+/// Bytes of the fixed part of the header.
+pub const IMAGE_HEADER_BYTES: usize = 28;
+/// [`SystemImage::flags`]: hold a top-level PD that stops (`rampart run --restart hold`); without
+/// it the monitor restarts it (at most [`RESTARTS_MAX`] times in [`RESTART_WINDOW_NS`]).
+pub const IMAGE_FLAG_HOLD: u32 = 1;
+/// The restart rate limit, as the hosted supervisor's.
+pub const RESTARTS_MAX: usize = 5;
+pub const RESTART_WINDOW_NS: u64 = 10_000_000_000;
 /// Largest system image the tool writes (and the root task accepts).
 pub const IMAGE_BYTES_MAX: usize = 64 << 20;
 
@@ -230,6 +264,8 @@ pub struct SystemImage<'a> {
     bytes: &'a [u8],
     programs_at: usize,
     pub program_count: usize,
+    /// `IMAGE_FLAG_*` bits.
+    pub flags: u32,
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
@@ -247,11 +283,13 @@ impl<'a> SystemImage<'a> {
         let spec_len = u32_at(bytes, 12)? as usize;
         let program_count = u32_at(bytes, 16)? as usize;
         let pd_count = u32_at(bytes, 20)? as usize;
-        let pd_programs = bytes.get(24..24 + pd_count.checked_mul(4)?)?;
-        let programs_at = 24 + pd_count * 4;
+        let flags = u32_at(bytes, 24)?;
+        let h = IMAGE_HEADER_BYTES;
+        let pd_programs = bytes.get(h..h + pd_count.checked_mul(4)?)?;
+        let programs_at = h + pd_count * 4;
         bytes.get(programs_at..programs_at.checked_add(program_count.checked_mul(8)?)?)?;
         let spec = bytes.get(spec_at..spec_at.checked_add(spec_len)?)?;
-        let image = SystemImage { spec, pd_programs, bytes, programs_at, program_count };
+        let image = SystemImage { spec, pd_programs, bytes, programs_at, program_count, flags };
         for pd in 0..pd_count {
             image.program_of(pd)?;
         }

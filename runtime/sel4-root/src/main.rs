@@ -11,7 +11,7 @@
 //! - with a system image embedded (`rampart run`, see `build.rs` and [`layout::SystemImage`]),
 //!   it decodes the system spec, builds every PD ([`builder`]) and becomes the monitor
 //!   ([`monitor`]), which prints PD logs, reports faults and ends the system with the status a PD
-//!   passes to `exit_system`.
+//!   passes to `exit_system`, and restarts or holds PDs that stop.
 //!
 //! Its own exit statuses:
 //! - 0: the self-test passed;
@@ -19,7 +19,7 @@
 //! - 3: the narrowed capability was not narrow;
 //! - 4: the embedded system image or spec is malformed;
 //! - 5: the system could not be built (out of memory, a program that cannot be loaded, ...);
-//! - 1: every PD stopped (faulted or panicked); 101: the root task panicked.
+//! - 1: every PD stopped and is held (see [`monitor`]); 101: the root task panicked.
 //!
 //! If even the exit fails it halts the machine (debug kernel), and the caller's timeout ends QEMU.
 //!
@@ -196,7 +196,9 @@ extern "C" fn rampart_root_main(bootinfo: *const u8) -> ! {
         system.slots_used,
         alloc_bump::used_bytes() / 1024
     );
-    monitor::Monitor::new(ipc, system, slot, bi.tsc_mhz(), start_tsc).run()
+    let programs = (0..spec.pds.len()).map(|i| image.program_of(i).unwrap_or(&[])).collect();
+    let hold = image.flags & layout::IMAGE_FLAG_HOLD != 0;
+    monitor::Monitor::new(ipc, system, builder, spec, programs, hold, slot, bi.tsc_mhz(), start_tsc).run()
 }
 
 /// Write `status` to the exit port through `cap`; QEMU ends. Halts if the write fails.

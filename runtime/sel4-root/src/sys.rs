@@ -121,6 +121,12 @@ pub fn cnode_mint(ipc: &IpcBuffer, service: CPtr, dest_index: u64, dest_depth: u
     invoke(ipc, service, abi::LABEL_CNODE_MINT, &[src_root], &[dest_index, dest_depth.into(), src_index, src_depth.into(), rights, data])
 }
 
+/// `seL4_CNode_Delete`: empty slot `index` of `service` (the object goes with its last
+/// capability: a TCB is unbound and stops, a VSpace gives back its ASID).
+pub fn cnode_delete(ipc: &IpcBuffer, service: CPtr, index: u64, depth: u8) -> Result<(), Error> {
+    invoke(ipc, service, abi::LABEL_CNODE_DELETE, &[], &[index, depth.into()])
+}
+
 /// `seL4_CNode_Copy`: as `cnode_mint` without capability data.
 #[allow(clippy::too_many_arguments)]
 pub fn cnode_copy(ipc: &IpcBuffer, service: CPtr, dest_index: u64, dest_depth: u8, src_root: CPtr, src_index: u64, src_depth: u8, rights: u64) -> Result<(), Error> {

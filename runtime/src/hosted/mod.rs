@@ -451,6 +451,16 @@ pub(crate) fn now_ns() -> u64 {
     monotonic_ns().saturating_sub(state().clock_origin_ns)
 }
 
+/// `clock::cycles`: the TSC on x86_64, the PD clock elsewhere.
+pub(crate) fn cycles() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: rdtsc reads a counter and touches no memory (Linux leaves it enabled in user mode).
+    #[allow(unused_unsafe)]
+    return unsafe { core::arch::x86_64::_rdtsc() };
+    #[cfg(not(target_arch = "x86_64"))]
+    return now_ns();
+}
+
 pub(crate) fn set_alarm(deadline_ns: Option<u64>) {
     state().alarm_ns.store(deadline_ns.map_or(NO_ALARM, |d| d.min(NO_ALARM - 1)), Ordering::Relaxed);
 }

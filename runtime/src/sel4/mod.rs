@@ -18,17 +18,21 @@
 //! answer then goes through the saved capability.
 //!
 //! Faults, panics and uses of channels the PD was not given go to the monitor, which reports
-//! them with the PD's name; the PD stays stopped. A PD that panics while serving a call answers
-//! it with `LABEL_CALL_FAILED` first.
+//! them with the PD's name and sends the thread to [`rampart_sel4_tombstone`]: it answers the
+//! call the PD was serving (if any) and every later one with `LABEL_CALL_FAILED`, until the
+//! monitor rebuilds the PD (restart) or for good (hold). A PD that panics while serving a call
+//! answers it with `LABEL_CALL_FAILED` first.
+//!
+//! Child faults: the monitor signals the parent's notification with the alarm bit; on that bit
+//! the runtime asks the monitor for pending child faults (`ChildFault`), hands each to
+//! [`Handler::fault`] and passes the decision back (`FaultDecision`).
 //!
 //! Time: `clock::now_ns` is the TSC since the root task started (scaled by the frequency the
 //! kernel measured at boot), the same clock in every PD. `clock::set_alarm` tells the monitor,
 //! which signals the PD's notification with the alarm bit (`ALARM_ID`, which no channel uses)
 //! once the deadline has passed.
 //!
-//! Not yet on seL4: interrupts, child-fault delivery to a parent's [`Handler::fault`], and
-//! failing the calls of a caller whose callee took a hardware fault or had stopped before the call
-//! (the caller stays blocked).
+//! Not yet on seL4: interrupts.
 
 #[path = "../../sel4-root/src/abi.rs"]
 mod abi;
@@ -37,10 +41,11 @@ mod layout;
 pub mod logger;
 #[path = "../../sel4-root/src/mem.rs"]
 mod mem;
+pub mod raw;
 #[path = "../../sel4-root/src/syscalls.rs"]
 mod syscalls;
 
-use crate::{ChannelSet, Handler, Message, LABEL_CALL_FAILED, LABEL_MALFORMED, MAX_MESSAGE_WORDS};
+use crate::{ChannelSet, Child, Fault, FaultAction, FaultKind, Handler, Message, LABEL_CALL_FAILED, LABEL_MALFORMED, MAX_MESSAGE_WORDS};
 use core::cell::UnsafeCell;
 use core::fmt::Write as _;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -219,6 +224,8 @@ pub fn run<H: Handler>(init: fn() -> H) -> ! {
     let Some(pd_info) = read_pd_info() else { startup_failure("no PD information in the IPC buffer frame") };
     INFO.set(pd_info);
     logger::start();
+    // Keep the tombstone in the program (the monitor finds it by its symbol).
+    core::hint::black_box(rampart_sel4_tombstone as extern "C" fn() -> ! as usize);
     let mut handler = init();
     syscalls::call(layout::SLOT_MONITOR, message_info(MonitorLabel::InitDone as u64, 0, 0), [0; 4]);
 
@@ -233,6 +240,10 @@ pub fn run<H: Handler>(init: fn() -> H) -> ! {
             // Channel bits come from peers' capabilities (ids 0 to 62), the alarm bit only from
             // the monitor's.
             let mut set = ChannelSet(r.badge);
+            if set.alarm() {
+                // The monitor's bit: the alarm, or a child's fault.
+                child_faults(&mut handler);
+            }
             if set.alarm() && !alarm_due() {
                 set = ChannelSet(set.0 & !layout::ALARM_BADGE);
             }
@@ -247,6 +258,60 @@ pub fn run<H: Handler>(init: fn() -> H) -> ! {
         } else {
             reply = Some((info, regs));
         }
+    }
+}
+
+/// Hand every pending child fault to `Handler::fault` and tell the monitor the decisions.
+#[inline(never)]
+fn child_faults<H: Handler>(handler: &mut H) {
+    loop {
+        let r = syscalls::call(layout::SLOT_MONITOR, message_info(MonitorLabel::ChildFault as u64, 0, 0), [0; 4]);
+        if r.mr[0] != 1 {
+            return;
+        }
+        let kind = match r.mr[2] {
+            layout::fault_code::PANIC => FaultKind::Panic,
+            layout::fault_code::CRASH => FaultKind::Crash,
+            layout::fault_code::CONFINEMENT => FaultKind::Confinement,
+            _ => FaultKind::Exit,
+        };
+        let child = r.mr[1] as u8;
+        let decision = match handler.fault(Child(child), &Fault { kind, code: r.mr[3] }) {
+            Ok(FaultAction::Restart) => 0,
+            Ok(FaultAction::Stop) => 1,
+            Err(_) => unhandled_fault(child),
+        };
+        syscalls::call(layout::SLOT_MONITOR, message_info(MonitorLabel::FaultDecision as u64, 0, 2), [u64::from(child), decision, 0, 0]);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn unhandled_fault(child: u8) -> ! {
+    panic!("PD `{}` was told that its child {child} faulted but does not handle child faults (implement Handler::fault)", info_name())
+}
+
+/// Where the monitor sends the thread of a PD that stopped (a fault, a panic, a violation), on a
+/// fresh frame at the top of its stack: answer the call the PD was serving, if any, with
+/// `LABEL_CALL_FAILED` (only this thread can: the kernel keeps the caller's reply capability in
+/// it), tell the monitor, then answer every further call with `LABEL_CALL_FAILED` until the
+/// monitor rebuilds the PD or for good. Uses only this PD's statics, its IPC buffer and a few
+/// words of stack.
+#[no_mangle]
+pub extern "C" fn rampart_sel4_tombstone() -> ! {
+    let (failed_info, failed_regs) = load_message(&Message::new(LABEL_CALL_FAILED));
+    if SERVING.swap(false, Ordering::Relaxed) {
+        answer_call(failed_info, failed_regs);
+    }
+    syscalls::send(layout::SLOT_MONITOR, message_info(MonitorLabel::Tombstone as u64, 0, 0), [0; 4]);
+    let serves = INFO.get().is_some_and(|i| i.serves_calls);
+    let mut r = syscalls::recv(layout::SLOT_INPUT, syscalls::RECV_SENTINEL_INFO);
+    loop {
+        r = if serves && !syscalls::is_sentinel(r.info) {
+            syscalls::reply_recv(layout::SLOT_INPUT, failed_info | syscalls::RECV_SENTINEL_INFO, failed_regs)
+        } else {
+            syscalls::recv(layout::SLOT_INPUT, syscalls::RECV_SENTINEL_INFO)
+        };
     }
 }
 
@@ -361,6 +426,11 @@ pub(crate) fn now_ns() -> u64 {
     }
     // ticks / (MHz / 1000) ns, in 128 bits so that it cannot overflow.
     (u128::from(ticks) * 1000 / u128::from(i.tsc_mhz)) as u64
+}
+
+/// `clock::cycles`: the TSC.
+pub(crate) fn cycles() -> u64 {
+    syscalls::rdtsc()
 }
 
 pub(crate) fn set_alarm(deadline_ns: Option<u64>) {
