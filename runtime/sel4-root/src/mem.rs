@@ -2,7 +2,7 @@
 //! functions the compiler calls for copies, fills and comparisons, and the unwinding personality
 //! the prebuilt `core` and `alloc` of the linux-gnu target refer to (never called: panics abort).
 //!
-//! Copies and fills are `rep movsb`/`rep stosb` in inline assembly, so the compiler cannot turn
+//! Copies and fills are `rep movsq`/`rep stosq` then `rep movsb`/`rep stosb` in inline assembly, so the compiler cannot turn
 //! them back into calls to themselves; comparisons read with `read_volatile` for the same reason.
 
 use core::arch::asm;
@@ -11,8 +11,23 @@ use core::arch::asm;
 /// C `memcpy`: `dest` and `src` valid for `n` bytes and not overlapping.
 #[no_mangle]
 pub unsafe extern "C" fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
-    // SAFETY: the caller's contract; the direction flag is clear (System V ABI).
-    unsafe { asm!("rep movsb", inout("rcx") n => _, inout("rdi") dest => _, inout("rsi") src => _, options(nostack, preserves_flags)) };
+    // Eight bytes at a time, then the rest: QEMU's TCG emulates `rep movsb` a byte per iteration,
+    // which made a protected call (a 528-byte Message copied about a dozen times) 2.4x a raw
+    // seL4 call instead of 1.4x (benches/sel4_ipc.rs). x86 allows unaligned qword moves.
+    // SAFETY: the caller's contract; the direction flag is clear (System V ABI); rdi and rsi
+    // advance through the qword copy into the byte copy.
+    unsafe {
+        asm!(
+            "rep movsq",
+            "mov rcx, {rest}",
+            "rep movsb",
+            rest = in(reg) n % 8,
+            inout("rcx") n / 8 => _,
+            inout("rdi") dest => _,
+            inout("rsi") src => _,
+            options(nostack, preserves_flags)
+        )
+    };
     dest
 }
 
@@ -37,8 +52,23 @@ pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mu
 /// C `memset`: `dest` valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memset(dest: *mut u8, c: i32, n: usize) -> *mut u8 {
-    // SAFETY: the caller's contract.
-    unsafe { asm!("rep stosb", inout("rcx") n => _, inout("rdi") dest => _, in("al") c as u8, options(nostack, preserves_flags)) };
+    // Eight bytes at a time, then the rest (see `memcpy` for why).
+    let byte = u64::from(c as u8);
+    let pattern = byte * 0x0101_0101_0101_0101;
+    // SAFETY: the caller's contract; rdi advances through the qword fill into the byte fill
+    // (stosb stores al, the low byte of the pattern).
+    unsafe {
+        asm!(
+            "rep stosq",
+            "mov rcx, {rest}",
+            "rep stosb",
+            rest = in(reg) n % 8,
+            inout("rcx") n / 8 => _,
+            inout("rdi") dest => _,
+            in("rax") pattern,
+            options(nostack, preserves_flags)
+        )
+    };
     dest
 }
 
