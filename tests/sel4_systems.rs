@@ -109,6 +109,17 @@ fn protected_calls_carry_64_words_and_replies_come_back() {
 }
 
 #[test]
+fn a_producer_and_a_consumer_move_100000_messages_over_a_ring_in_a_shared_region_on_sel4() {
+    // The same components and system file as the hosted ring test: the region's frames are
+    // mapped in both PDs, the channel is the doorbell both ways.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/ring.xml");
+    let (_, run) = build_and_boot(&file, BOOT_TIMEOUT);
+    let output = run.output.join("\n");
+    assert_eq!(run.status, 0, "{output}");
+    assert!(output.contains("[ring_consumer] received all 100000 messages in order, intact"), "{output}");
+}
+
+#[test]
 fn alarms_arrive_on_sel4_and_never_early() {
     // The monitor's timer service: ticker sets, moves and cancels alarms and checks each one.
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/timer.xml");
