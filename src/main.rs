@@ -84,6 +84,9 @@ enum Command {
     },
     /// Build the seL4 kernel and the root task of a board into target/images/BOARD/.
     Build {
+        /// A system file: build its bootable image (kernel, and the root task with the system's
+        /// spec and programs embedded). Without one, the root task is the boot self-test.
+        file: Option<PathBuf>,
         /// The board to build for (it needs a [kernel] table; see `rampart boards`).
         #[arg(long, default_value = DEFAULT_BOARD)]
         board: String,
@@ -310,10 +313,47 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Build { board, verbose } => match sel4_build(&board, verbose, true) {
+        Command::Build { file: None, board, verbose } => match sel4_build(&board, verbose, true) {
             Ok(_) => ExitCode::SUCCESS,
             Err(code) => code,
         },
+        Command::Build { file: Some(file), board, verbose } => {
+            let system = SystemArgs { file, board };
+            let mut opts = match options(&system) {
+                Ok(o) => o,
+                Err(code) => return code,
+            };
+            opts.backend = Some(Backend::Sel4);
+            let checked = match check_file(&system.file, &opts) {
+                Ok(c) => c,
+                Err(report) => {
+                    print_report(&report, err_color);
+                    return ExitCode::from(1);
+                }
+            };
+            if !checked.report.diagnostics.is_empty() {
+                print_report(&checked.report, err_color);
+            }
+            let layout = rampart::sel4::Layout::of_tool();
+            match rampart::sel4::system::build_system(&layout, &opts.board, &checked.spec, &system.file, rampart::sel4::BuildOptions { verbose }) {
+                Ok(build) => {
+                    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+                    println!("{:<10} {} ({} bytes)", "kernel", build.images.kernel.display(), size(&build.images.kernel));
+                    println!(
+                        "{:<10} {} ({} bytes, of which the system image {} bytes)",
+                        "root task",
+                        build.images.root_task.display(),
+                        size(&build.images.root_task),
+                        build.image_bytes
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Boot { board, timeout, verbose } => {
             if !(timeout.is_finite() && timeout > 0.0) {
                 eprintln!("error: --timeout must be a positive number of seconds");

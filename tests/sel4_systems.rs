@@ -275,3 +275,29 @@ fn systems_the_sel4_backend_cannot_build_yet_are_refused_before_building() {
     assert!(stderr.contains("PD `driver` has IRQs: the seL4 backend does not deliver interrupts yet"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(30), "refused only after building");
 }
+
+#[test]
+fn rampart_build_with_a_system_file_writes_its_bootable_image_and_prints_the_sizes() {
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = rampart().args(["build", "--board", "qemu-x86_64", "system.xml"]).current_dir(ws).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    for what in ["kernel", "root task"] {
+        let line = stdout.lines().find(|l| l.starts_with(what)).unwrap_or_else(|| panic!("no {what} line: {stdout}"));
+        let path = line.split_whitespace().find(|w| w.contains("target/images/qemu-x86_64/")).expect("a path");
+        assert!(Path::new(path).is_file(), "{path}");
+        assert!(line.contains(" bytes"), "{line}");
+    }
+}
+
+#[test]
+fn rampart_build_refuses_what_the_sel4_backend_cannot_honour() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-systems");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("mcs-budget.xml");
+    std::fs::write(&file, "<system>\n    <protection_domain name=\"ping\" budget=\"100\" period=\"1000\">\n        <program_image path=\"ping.elf\" />\n    </protection_domain>\n</system>\n").unwrap();
+    let out = rampart().args(["build", "--board", "qemu-x86_64"]).arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the sel4 backend cannot honour `budget`: budgets and periods need an MCS kernel"), "{stderr}");
+}
