@@ -256,13 +256,14 @@ fn rampart_run_passes_the_restart_policy_to_the_sel4_monitor() {
 #[test]
 fn systems_the_sel4_backend_cannot_build_yet_are_refused_before_building() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("irq.xml");
+    let file = dir.path().join("device.xml");
     std::fs::write(
         &file,
         r#"<system>
+    <memory_region name="mmio" size="0x1000" phys_addr="0xfeb00000" />
     <protection_domain name="driver" priority="20">
         <program_image path="pong.elf" />
-        <irq pin="4" vector="4" id="5" />
+        <map mr="mmio" vaddr="0x2000000" perms="rw" cached="false" />
     </protection_domain>
 </system>
 "#,
@@ -272,8 +273,22 @@ fn systems_the_sel4_backend_cannot_build_yet_are_refused_before_building() {
     let out = rampart().args(["run", "--board", "qemu-x86_64"]).arg(&file).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("PD `driver` has IRQs: the seL4 backend does not deliver interrupts yet"), "{stderr}");
+    assert!(stderr.contains("memory region `mmio` has a fixed physical address: the seL4 backend does not map device memory yet"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(30), "refused only after building");
+}
+
+#[test]
+fn a_pd_drives_the_rtc_through_its_own_irq_and_io_ports_on_sel4() {
+    // rtc_ticker owns I/O ports 0x70-0x71 and ISA IRQ 8 (I/O APIC pin 8, vector 1): it turns on
+    // the RTC's periodic interrupt, and each one arrives as channel 1 until it has counted ten.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/sel4_rtc.xml");
+    let (_, run) = build_and_boot(&file, BOOT_TIMEOUT);
+    let output = run.output.join("\n");
+    assert_eq!(run.end, BootEnd::Exited(0), "{output}");
+    assert_eq!(run.status, 0, "{output}");
+    assert!(output.contains("[rtc_ticker] RTC periodic interrupt on at 64 Hz"), "{output}");
+    assert!(output.contains("[rtc_ticker] 10 RTC interrupts at 64 Hz in "), "{output}");
+    assert!(output.contains("rampart: PD `rtc_ticker` ended the system with status 0"), "{output}");
 }
 
 #[test]

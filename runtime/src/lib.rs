@@ -305,6 +305,50 @@ impl IoPorts {
     pub const fn size(&self) -> u32 {
         self.size
     }
+
+    /// The port `offset` ports into the range, if a `width`-byte access there stays inside it.
+    fn port(&self, offset: u16, width: u8) -> Result<u16, OutOfBounds> {
+        let end = u32::from(offset) + u32::from(width);
+        if end <= self.size && u32::from(self.addr) + end <= 0x1_0000 {
+            Ok(self.addr + offset)
+        } else {
+            Err(OutOfBounds { offset: offset.into(), len: width.into(), size_bytes: self.size.into() })
+        }
+    }
+
+    /// Read a byte from port `addr + offset` (`inb`). On seL4 an `X86IOPort_In8` invocation of
+    /// the PD's I/O port capability; hosted, a capability violation (a hosted PD has no ports).
+    pub fn in8(&self, offset: u16) -> Result<u8, OutOfBounds> {
+        Ok(sys::ioport_in(self.id, self.port(offset, 1)?, 1) as u8)
+    }
+
+    /// Read 16 bits from ports `addr + offset` and up (`inw`).
+    pub fn in16(&self, offset: u16) -> Result<u16, OutOfBounds> {
+        Ok(sys::ioport_in(self.id, self.port(offset, 2)?, 2) as u16)
+    }
+
+    /// Read 32 bits from ports `addr + offset` and up (`inl`).
+    pub fn in32(&self, offset: u16) -> Result<u32, OutOfBounds> {
+        Ok(sys::ioport_in(self.id, self.port(offset, 4)?, 4))
+    }
+
+    /// Write a byte to port `addr + offset` (`outb`).
+    pub fn out8(&self, offset: u16, value: u8) -> Result<(), OutOfBounds> {
+        sys::ioport_out(self.id, self.port(offset, 1)?, 1, value.into());
+        Ok(())
+    }
+
+    /// Write 16 bits to ports `addr + offset` and up (`outw`).
+    pub fn out16(&self, offset: u16, value: u16) -> Result<(), OutOfBounds> {
+        sys::ioport_out(self.id, self.port(offset, 2)?, 2, value.into());
+        Ok(())
+    }
+
+    /// Write 32 bits to ports `addr + offset` and up (`outl`).
+    pub fn out32(&self, offset: u16, value: u32) -> Result<(), OutOfBounds> {
+        sys::ioport_out(self.id, self.port(offset, 4)?, 4, value);
+        Ok(())
+    }
 }
 
 /// Bring a component's generated bindings (`channels`, `regions`, `irqs`, `ioports`, `PD_NAMES`)

@@ -60,7 +60,12 @@ fn checks() -> Vec<(&'static str, String, i64)> {
     c!(LABEL_X86_PAGE_MAP, "X86PageMap");
     c!(LABEL_X86_PAGE_UNMAP, "X86PageUnmap");
     c!(LABEL_X86_ASID_POOL_ASSIGN, "X86ASIDPoolAssign");
+    c!(LABEL_X86_IOPORT_IN8, "X86IOPortIn8");
+    c!(LABEL_X86_IOPORT_IN16, "X86IOPortIn16");
+    c!(LABEL_X86_IOPORT_IN32, "X86IOPortIn32");
     c!(LABEL_X86_IOPORT_OUT8, "X86IOPortOut8");
+    c!(LABEL_X86_IOPORT_OUT16, "X86IOPortOut16");
+    c!(LABEL_X86_IOPORT_OUT32, "X86IOPortOut32");
     // Initial capabilities and errors.
     c!(CAP_INIT_THREAD_TCB, "seL4_CapInitThreadTCB");
     c!(CAP_INIT_THREAD_CNODE, "seL4_CapInitThreadCNode");

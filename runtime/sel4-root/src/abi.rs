@@ -89,8 +89,18 @@ pub const LABEL_X86_PAGE_MAP: u64 = 37;
 pub const LABEL_X86_PAGE_UNMAP: u64 = 39;
 /// `seL4_X86_ASIDPool_Assign`.
 pub const LABEL_X86_ASID_POOL_ASSIGN: u64 = 43;
+/// `seL4_X86_IOPort_In8`: the byte read comes back in message register 0.
+pub const LABEL_X86_IOPORT_IN8: u64 = 44;
+/// `seL4_X86_IOPort_In16`.
+pub const LABEL_X86_IOPORT_IN16: u64 = 45;
+/// `seL4_X86_IOPort_In32`.
+pub const LABEL_X86_IOPORT_IN32: u64 = 46;
 /// `seL4_X86_IOPort_Out8`.
 pub const LABEL_X86_IOPORT_OUT8: u64 = 47;
+/// `seL4_X86_IOPort_Out16`.
+pub const LABEL_X86_IOPORT_OUT16: u64 = 48;
+/// `seL4_X86_IOPort_Out32`.
+pub const LABEL_X86_IOPORT_OUT32: u64 = 49;
 /// `seL4_IRQControl_GetIOAPIC`. Its last argument is not a CPU vector but an offset from the
 /// first user vector (`decodeIRQControlInvocation` in `src/arch/x86/object/interrupt.c` adds
 /// `irq_user_min`).

@@ -145,6 +145,9 @@ pub struct Builder {
     objects: Vec<PdObjects>,
     region_frames: Vec<Vec<CPtr>>,
     monitor_endpoint: CPtr,
+    /// Each PD's IRQ handler capabilities (in the root CNode), by IRQ id: made once, copied into
+    /// every life's CSpace.
+    irq_handlers: Vec<Vec<(u8, CPtr)>>,
 }
 
 /// A PD built again by [`Builder::rebuild`].
@@ -170,6 +173,7 @@ impl Builder {
             objects: Vec::new(),
             region_frames: Vec::new(),
             monitor_endpoint: 0,
+            irq_handlers: Vec::new(),
         }
     }
 
@@ -340,6 +344,13 @@ impl Builder {
             objects.push(o);
         }
 
+        // Interrupts: a handler per <irq>, signalling the PD's notification with its id's bit.
+        let mut irq_handlers = Vec::new();
+        for (pd, o) in spec.pds.iter().zip(&objects) {
+            irq_handlers.push(self.irq_handlers_of(pd, o.notification)?);
+        }
+        self.irq_handlers = irq_handlers;
+
         for (i, pd) in spec.pds.iter().enumerate() {
             self.connect(spec, i, pd, &objects, monitor_endpoint)?;
         }
@@ -379,7 +390,7 @@ impl Builder {
         let irq = self.slot("the timer's IRQ handler")?;
         // Edge-triggered (0), active high (0): ISA IRQ 0 as the ACPI tables describe it. The first
         // user vector.
-        sys::irq_control_get_ioapic(&self.ipc, abi::CAP_INIT_THREAD_CNODE, irq, ROOT_DEPTH, 0, timer::PIT_IOAPIC_PIN, 0, 0, 0)
+        sys::irq_control_get_ioapic(&self.ipc, abi::CAP_INIT_THREAD_CNODE, irq, ROOT_DEPTH, 0, timer::PIT_IOAPIC_PIN, 0, 0, timer::PIT_VECTOR)
             .map_err(|e| format!("getting the timer's IRQ (I/O APIC pin {}) failed: seL4 error {e}", timer::PIT_IOAPIC_PIN))?;
         sys::irq_handler_set_notification(&self.ipc, irq, badged).map_err(|e| format!("routing the timer's IRQ failed: seL4 error {e}"))?;
         let ports = self.slot("the timer's I/O ports")?;
@@ -396,6 +407,32 @@ impl Builder {
         )
         .map_err(|e| format!("minting the timer's I/O port capability failed: seL4 error {e}"))?;
         Ok(Timer { ports, irq })
+    }
+
+    /// The IRQ handler capabilities of `pd`'s `<irq>`s, each from `IRQControl_GetIOAPIC` and bound
+    /// to a capability to `notification` badged with the IRQ's id bit. They live in the root
+    /// CNode (a restarted PD gets copies again; the kernel issues a handler only once).
+    fn irq_handlers_of(&mut self, pd: &PdSpec, notification: CPtr) -> Result<Vec<(u8, CPtr)>, String> {
+        let mut handlers = Vec::new();
+        for irq in &pd.irqs {
+            let rampart_spec::IrqSource::Ioapic { ioapic, pin, vector, trigger, polarity } = irq.source else {
+                return Err(format!("PD `{}` has an ARM IRQ (id {}), but this root task builds x86_64 systems", pd.name, irq.id));
+            };
+            let what = format!("IRQ {} (I/O APIC {ioapic} pin {pin}, vector {vector}) of PD `{}`", irq.id, pd.name);
+            let badged = self.slot(&what)?;
+            sys::cnode_mint(&self.ipc, abi::CAP_INIT_THREAD_CNODE, badged, ROOT_DEPTH, abi::CAP_INIT_THREAD_CNODE, notification, ROOT_DEPTH, abi::CAP_RIGHTS_WRITE, 1 << irq.id)
+                .map_err(|e| format!("minting the notification capability for {what} failed: seL4 error {e}"))?;
+            let handler = self.slot(&what)?;
+            let level = u64::from(trigger == rampart_spec::Trigger::Level);
+            let low = u64::from(polarity == rampart_spec::Polarity::ActiveLow);
+            sys::irq_control_get_ioapic(&self.ipc, abi::CAP_INIT_THREAD_CNODE, handler, ROOT_DEPTH, ioapic.into(), pin.into(), level, low, vector.into()).map_err(|e| {
+                let hint = if u64::from(vector) == timer::PIT_VECTOR { " (the monitor's timer uses vector 0)" } else { "" };
+                format!("getting the handler of {what} failed: seL4 error {e}{hint}")
+            })?;
+            sys::irq_handler_set_notification(&self.ipc, handler, badged).map_err(|e| format!("routing {what} to its PD failed: seL4 error {e}"))?;
+            handlers.push((irq.id, handler));
+        }
+        Ok(handlers)
     }
 
     /// `keep`: the notification and endpoint of the PD's previous life (a restart), else new ones.
@@ -533,6 +570,10 @@ impl Builder {
         for p in &pd.ioports {
             let last = (u32::from(p.addr) + p.size - 1).min(0xffff) as u16;
             mint(layout::SLOT_IOPORT_BASE + u64::from(p.id), abi::CAP_IO_PORT, abi::CAP_RIGHTS_ALL, abi::io_port_cap_data(p.addr, last), "an I/O port capability")?;
+        }
+        for &(id, handler) in self.irq_handlers.get(index).map(Vec::as_slice).unwrap_or(&[]) {
+            sys::cnode_copy(ipc, o.cnode, layout::SLOT_IRQ_BASE + u64::from(id), PD_CNODE_DEPTH, abi::CAP_INIT_THREAD_CNODE, handler, ROOT_DEPTH, abi::CAP_RIGHTS_ALL)
+                .map_err(|e| format!("giving {who} its IRQ {id} handler failed: seL4 error {e}"))?;
         }
 
         sys::tcb_configure(

@@ -12,7 +12,7 @@
 // capability pointer.
 
 /// log2 of the slots in a PD's CNode.
-pub const PD_CNODE_BITS: u32 = 8;
+pub const PD_CNODE_BITS: u32 = 9;
 /// The object the PD waits on: its endpoint when some PD may call it (its notification is bound
 /// to its TCB, so notifications arrive there too), else its notification.
 pub const SLOT_INPUT: u64 = 1;
@@ -34,10 +34,13 @@ pub const SLOT_NOTIFY_BASE: u64 = 8;
 pub const SLOT_CALL_BASE: u64 = 72;
 /// `+ id`: an I/O port capability narrowed to the range of `<ioport id=...>`.
 pub const SLOT_IOPORT_BASE: u64 = 136;
+/// `+ id`: for each `<irq id=...>`, its IRQ handler capability (`IRQHandler_Ack`). The handler
+/// signals the PD's notification with badge `1 << id`, so the interrupt arrives as that channel.
+pub const SLOT_IRQ_BASE: u64 = 200;
 
 /// Channel ids are 0 to 62 (`rampart_spec::MAX_CHANNEL_ID`): every per-id range fits its base.
 const _: () = assert!(SLOT_NOTIFY_BASE + 63 <= SLOT_CALL_BASE && SLOT_CALL_BASE + 63 <= SLOT_IOPORT_BASE);
-const _: () = assert!(SLOT_IOPORT_BASE + 63 <= 1 << PD_CNODE_BITS);
+const _: () = assert!(SLOT_IOPORT_BASE + 63 <= SLOT_IRQ_BASE && SLOT_IRQ_BASE + 63 <= 1 << PD_CNODE_BITS);
 
 // --- Badges -----------------------------------------------------------------------------------
 
@@ -317,7 +320,6 @@ impl<'a> SystemImage<'a> {
 /// A feature of a valid system that this initializer does not implement yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unsupported {
-    Irqs,
     PhysAddrSetvars,
     LongName,
     FixedPhysAddr,
@@ -328,7 +330,6 @@ impl Unsupported {
     /// What it is, after the PD's or region's name.
     pub fn describe(self) -> &'static str {
         match self {
-            Unsupported::Irqs => "has IRQs: the seL4 backend does not deliver interrupts yet",
             Unsupported::PhysAddrSetvars => {
                 "asks for physical addresses to be patched into its program (<setvar region_paddr>): the seL4 backend does not patch programs yet"
             }
@@ -340,7 +341,7 @@ impl Unsupported {
 
     /// Whether the name it comes with is a PD's (else a memory region's).
     pub fn of_pd(self) -> bool {
-        matches!(self, Unsupported::Irqs | Unsupported::PhysAddrSetvars | Unsupported::LongName)
+        matches!(self, Unsupported::PhysAddrSetvars | Unsupported::LongName)
     }
 }
 
@@ -349,9 +350,6 @@ impl Unsupported {
 /// checks again.
 pub fn unsupported(spec: &rampart_spec::SystemSpec) -> Option<(Unsupported, &str)> {
     for pd in &spec.pds {
-        if !pd.irqs.is_empty() {
-            return Some((Unsupported::Irqs, &pd.name));
-        }
         if !pd.setvars.is_empty() {
             return Some((Unsupported::PhysAddrSetvars, &pd.name));
         }

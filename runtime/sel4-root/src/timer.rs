@@ -19,6 +19,9 @@ pub const PIT_CHANNEL0: u16 = 0x40;
 pub const PIT_COMMAND: u16 = 0x43;
 /// The I/O APIC pin ISA IRQ 0 arrives on.
 pub const PIT_IOAPIC_PIN: u64 = 2;
+/// The vector the PIT's interrupt is delivered on, counted from the first user vector (as
+/// `<irq vector=...>` counts): a PD's IRQ must use another.
+pub const PIT_VECTOR: u64 = 0;
 /// Longest one-shot count (16 bits).
 const COUNT_MAX: u64 = 0xffff;
 

@@ -361,18 +361,18 @@ fn serve_calls<H: Handler>(s: &State, handler: &mut H) {
             continue;
         }
         c.last_seq.store(seq, Ordering::Relaxed);
-        let reply = match c.call.read() {
+        // The reply is published from where the handler left it (no copy of the Message).
+        match c.call.read() {
             Ok(m) => match handler.protected(c.id, &m) {
-                Ok(r) => r,
+                Ok(r) => c.reply.publish(seq, &r),
                 Err(_) => {
                     c.reply.publish(seq, &Message::new(LABEL_CALL_FAILED));
                     signal(c.reply_wake_fd);
                     panic!("PD `{}` received a protected procedure call on channel {} but does not handle calls (implement Handler::protected)", s.name, c.id);
                 }
             },
-            Err(_) => Message::new(LABEL_MALFORMED),
-        };
-        c.reply.publish(seq, &reply);
+            Err(_) => c.reply.publish(seq, &Message::new(LABEL_MALFORMED)),
+        }
         signal(c.reply_wake_fd);
     }
 }
@@ -438,13 +438,21 @@ pub(crate) fn pp_call(id: u8, m: &Message) -> Message {
     loop {
         drain(c.reply_wake_fd);
         if c.reply.seq() == seq {
-            return c.reply.read().unwrap_or(Message::new(LABEL_MALFORMED));
+            return c.reply.read().unwrap_or_else(|_| Message::new(LABEL_MALFORMED));
         }
     }
 }
 
 pub(crate) fn irq_ack(id: u8) {
     violation(std::format!("PD `{}` acknowledged IRQ {id}: the hosted backend has no interrupts", state().name))
+}
+
+pub(crate) fn ioport_in(id: u8, port: u16, _width: u8) -> u32 {
+    violation(std::format!("PD `{}` read I/O port {port:#x} (ioport {id}): the hosted backend has no I/O ports", state().name))
+}
+
+pub(crate) fn ioport_out(id: u8, port: u16, _width: u8, _value: u32) {
+    violation(std::format!("PD `{}` wrote I/O port {port:#x} (ioport {id}): the hosted backend has no I/O ports", state().name))
 }
 
 pub(crate) fn now_ns() -> u64 {

@@ -33,6 +33,7 @@ const _: () = assert!(core::mem::size_of::<MessagePage>() <= super::bootinfo::CO
 
 impl MessagePage {
     /// Write `m` and publish it under `seq`.
+    #[inline]
     pub fn publish(&self, seq: u64, m: &Message) {
         self.label.store(m.label(), Ordering::Relaxed);
         self.len.store(m.words().len() as u64, Ordering::Relaxed);
@@ -44,6 +45,7 @@ impl MessagePage {
     }
 
     /// The published sequence number.
+    #[inline]
     pub fn seq(&self) -> u64 {
         self.seq.load(Ordering::Acquire)
     }
@@ -55,10 +57,9 @@ impl MessagePage {
         if len > MAX_MESSAGE_WORDS as u64 {
             return Err(len);
         }
-        let mut words = [0u64; MAX_MESSAGE_WORDS];
-        for (w, slot) in words.iter_mut().zip(&self.words).take(len as usize) {
-            *w = slot.load(Ordering::Relaxed);
-        }
-        Message::with_words(self.label.load(Ordering::Relaxed), &words[..len as usize]).map_err(|_| len)
+        let mut m = Message::new(self.label.load(Ordering::Relaxed));
+        // Only the `len` words in use are copied (checked above: at most 64, so this cannot fail).
+        m.set_from_fn(m.label(), len as usize, |i| self.words[i].load(Ordering::Relaxed)).map_err(|_| len)?;
+        Ok(m)
     }
 }

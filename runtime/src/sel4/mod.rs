@@ -32,10 +32,11 @@
 //! which signals the PD's notification with the alarm bit (`ALARM_ID`, which no channel uses)
 //! once the deadline has passed.
 //!
-//! Not yet on seL4: interrupts.
+//! Interrupts and I/O ports: `io.rs`.
 
 #[path = "../../sel4-root/src/abi.rs"]
 mod abi;
+mod io;
 #[path = "../../sel4-root/src/layout.rs"]
 mod layout;
 pub mod logger;
@@ -185,22 +186,21 @@ fn violation(args: core::fmt::Arguments) -> ! {
 }
 
 /// Read the Message of a call or a reply `r` into `m`; false when it is not one (wrong seL4
-/// label, no Rampart label, more than 64 words).
+/// label, no Rampart label, more than 64 words), and then `m` is left as it was.
+#[inline]
 fn read_message(r: &Received, m: &mut Message) -> bool {
     let len = r.length();
     if r.label() != layout::LABEL_PPC || len == 0 || len - 1 > MAX_MESSAGE_WORDS {
         return false;
     }
     let ipc = ipc();
-    *m = Message::new(ipc.received_mr(r, 0));
-    for i in 1..len {
-        // At most 64 words: checked above, so `push` cannot fail.
-        let _ = m.push(ipc.received_mr(r, i));
-    }
-    true
+    // In place, and only the `len - 1` words that arrived (at most 64: checked above, so this
+    // cannot fail).
+    m.set_from_fn(r.mr[0], len - 1, |i| ipc.received_mr(r, 1 + i)).is_ok()
 }
 
 /// Load `m` as the message registers of the next send; its info word.
+#[inline]
 fn load_message(m: &Message) -> (u64, [u64; 4]) {
     let ipc = ipc();
     let words = m.words();
@@ -409,14 +409,13 @@ pub(crate) fn pp_call(id: u8, m: &Message) -> Message {
     let r = syscalls::call(layout::SLOT_CALL_BASE + u64::from(id), info, regs);
     let mut answer = Message::new(LABEL_MALFORMED);
     if !read_message(&r, &mut answer) {
-        answer = Message::new(LABEL_MALFORMED);
+        // `read_message` leaves the message as it was when it refuses one.
+        return Message::new(LABEL_MALFORMED);
     }
     answer
 }
 
-pub(crate) fn irq_ack(id: u8) {
-    violation(format_args!("PD `{}` acknowledged IRQ {id}: the seL4 backend does not deliver interrupts yet", info().name()))
-}
+pub(crate) use io::{ioport_in, ioport_out, irq_ack};
 
 pub(crate) fn now_ns() -> u64 {
     let i = info();
