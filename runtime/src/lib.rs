@@ -33,6 +33,7 @@
 extern crate std;
 
 pub mod clock;
+mod logger;
 mod message;
 
 #[cfg(all(target_os = "linux", not(rampart_sel4)))]
