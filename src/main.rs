@@ -402,9 +402,16 @@ fn main() -> ExitCode {
             }
         }
         Command::Boards => {
+            println!("{:<20} {:<8} {:<13} DESCRIPTION", "BOARD", "ARCH", "SEL4");
             for b in Board::all() {
                 let default = if b.name == DEFAULT_BOARD { " (default)" } else { "" };
-                println!("{:<20} {:<8} {}{default}", b.name, b.arch.name(), b.description);
+                // What `rampart build` / `run --board` can do with it; every board can be checked and run hosted.
+                let sel4 = match (&b.kernel, &b.qemu) {
+                    (Some(_), Some(_)) => "build, boot",
+                    (Some(_), None) => "build",
+                    _ => "check only",
+                };
+                println!("{:<20} {:<8} {:<13} {}{default}", b.name, b.arch.name(), sel4, b.description);
             }
             ExitCode::SUCCESS
         }

@@ -177,9 +177,9 @@ fn the_board_decides_what_is_valid() {
 }
 
 #[test]
-fn boards_lists_the_default() {
+fn boards_lists_the_default_and_what_sel4_can_do_with_each() {
     let out = rampart(&["boards"], &workspace());
     let t = text(&out.stdout);
-    assert!(t.lines().any(|l| l.starts_with("qemu-x86_64") && l.ends_with("(default)")), "{t}");
-    assert!(t.contains("qemu-sabrelite"));
+    assert!(t.lines().any(|l| l.starts_with("qemu-x86_64") && l.contains("build, boot") && l.ends_with("(default)")), "{t}");
+    assert!(t.lines().any(|l| l.starts_with("qemu-sabrelite") && l.contains("check only")), "{t}");
 }
