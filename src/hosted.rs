@@ -302,16 +302,7 @@ impl Drop for Binaries {
 /// Build the components a system runs (holding a lock, so that concurrent runs against other
 /// system files do not swap binaries under each other) and copy them for this run.
 pub fn build_components(spec: &SystemSpec, system_file: &Path, board: &str, workspace: &Path, verbose: bool) -> Result<Binaries, RunError> {
-    let mut names: Vec<&str> = spec
-        .pds
-        .iter()
-        .filter_map(|p| match &p.program {
-            ProgramRef::Component(c) => Some(c.as_str()),
-            ProgramRef::Elf(_) => None,
-        })
-        .collect();
-    names.sort();
-    names.dedup();
+    let names = spec.component_names();
     let target_dir = workspace.join("target/hosted");
     let system = system_file.canonicalize().map_err(|e| RunError(format!("{}: {e}", system_file.display())))?;
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));

@@ -67,16 +67,7 @@ pub fn check_supported(spec: &SystemSpec) -> Result<(), Error> {
 
 /// Build the components of `spec` for seL4; the ELF file of each, by component name.
 fn build_components(layout: &Layout, spec: &SystemSpec, system_file: &Path, board: &Board, opts: BuildOptions) -> Result<HashMap<String, PathBuf>, Error> {
-    let mut names: Vec<&str> = spec
-        .pds
-        .iter()
-        .filter_map(|p| match &p.program {
-            ProgramRef::Component(c) => Some(c.as_str()),
-            ProgramRef::Elf(_) => None,
-        })
-        .collect();
-    names.sort();
-    names.dedup();
+    let names = spec.component_names();
     if names.is_empty() {
         return Ok(HashMap::new());
     }

@@ -356,6 +356,21 @@ impl SystemSpec {
         sha2::Sha256::digest(self.encode()).into()
     }
 
+    /// The workspace components the PDs run, sorted, each once.
+    pub fn component_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .pds
+            .iter()
+            .filter_map(|p| match &p.program {
+                ProgramRef::Component(c) => Some(c.as_str()),
+                ProgramRef::Elf(_) => None,
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// Index of the PD with this name.
     pub fn pd_index(&self, name: &str) -> Option<PdIndex> {
         self.pds.iter().position(|p| p.name == name).map(|i| i as PdIndex)
@@ -554,6 +569,16 @@ mod tests {
             setvar_id: None,
         });
         assert_eq!(decode(&spec.encode()), Err(SpecError::Invalid("PD channel, IRQ or I/O port id")));
+    }
+
+    #[test]
+    fn component_names_are_listed_once_and_sorted_without_elf_programs() {
+        let mut spec = two_pd_spec();
+        spec.pds[1].program = ProgramRef::Component("a".to_string());
+        spec.pds.push(PdSpec { name: "c".to_string(), program: ProgramRef::Elf("c.elf".to_string()), ..spec.pds[0].clone() });
+        assert_eq!(spec.component_names(), ["a"]);
+        spec.pds[0].program = ProgramRef::Component("z".to_string());
+        assert_eq!(spec.component_names(), ["a", "z"]);
     }
 
     #[test]

@@ -64,20 +64,22 @@ pub const fn is_sentinel(info: u64) -> bool {
     unwrapped != 0 && extra_caps == 0
 }
 
-/// `seL4_Call`: send on `cap` and wait for the reply.
-pub fn call(cap: CPtr, info: u64, mr: [u64; 4]) -> Received {
+/// A system call that sends `info` and four message registers on `cap` and receives a message
+/// back in the same registers: `seL4_Call` and `seL4_ReplyRecv` differ only in the number.
+#[inline(always)]
+fn exchange(sys: i64, cap: CPtr, info: u64, mr: [u64; 4]) -> Received {
     let (badge, out_info, m0, m1, m2, m3);
-    // SAFETY: SysCall reads the capability, the message info and the four message registers
-    // (and, for longer messages or extra caps, the IPC buffer, written before this call: the asm
-    // is not `nomem`, so those writes are not moved past it). It writes the reply into the same
-    // registers and possibly the IPC buffer, which no Rust reference points into. RSP is kept in
-    // R12 across `sysret`.
+    // SAFETY: the system call reads the capability, the message info and the four message
+    // registers (and, for longer messages or extra caps, the IPC buffer, written before this
+    // call: the asm is not `nomem`, so those writes are not moved past it). It writes the message
+    // it receives into the same registers and possibly the IPC buffer, which no Rust reference
+    // points into. RSP is kept in R12 across `sysret`.
     unsafe {
         asm!(
             "mov r12, rsp",
             "syscall",
             "mov rsp, r12",
-            inout("rdx") abi::SYS_CALL => _,
+            inout("rdx") sys => _,
             inout("rdi") cap => badge,
             inout("rsi") info => out_info,
             inout("r10") mr[0] => m0,
@@ -89,6 +91,12 @@ pub fn call(cap: CPtr, info: u64, mr: [u64; 4]) -> Received {
         );
     }
     Received { badge, info: out_info, mr: [m0, m1, m2, m3] }
+}
+
+/// `seL4_Call`: send on `cap` and wait for the reply.
+#[inline]
+pub fn call(cap: CPtr, info: u64, mr: [u64; 4]) -> Received {
+    exchange(abi::SYS_CALL, cap, info, mr)
 }
 
 /// `seL4_Send` (blocking until received) on an endpoint; on a notification, `seL4_Signal`.
@@ -142,26 +150,9 @@ pub fn recv(cap: CPtr, info_in: u64) -> Received {
 }
 
 /// `seL4_ReplyRecv`: reply to the last caller with `info` and `mr`, then receive on `cap`.
+#[inline]
 pub fn reply_recv(cap: CPtr, info: u64, mr: [u64; 4]) -> Received {
-    let (badge, out_info, m0, m1, m2, m3);
-    // SAFETY: as `call` and `recv` together.
-    unsafe {
-        asm!(
-            "mov r12, rsp",
-            "syscall",
-            "mov rsp, r12",
-            inout("rdx") abi::SYS_REPLY_RECV => _,
-            inout("rdi") cap => badge,
-            inout("rsi") info => out_info,
-            inout("r10") mr[0] => m0,
-            inout("r8") mr[1] => m1,
-            inout("r9") mr[2] => m2,
-            inout("r15") mr[3] => m3,
-            out("rcx") _, out("r11") _, out("r12") _,
-            options(nostack),
-        );
-    }
-    Received { badge, info: out_info, mr: [m0, m1, m2, m3] }
+    exchange(abi::SYS_REPLY_RECV, cap, info, mr)
 }
 
 /// `seL4_Reply`: reply to the last caller (a no-op if there is none).
