@@ -1,0 +1,2 @@
+//! MinBFT (skeleton; being written).
+#![no_std]
