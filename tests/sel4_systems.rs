@@ -292,6 +292,47 @@ fn a_pd_drives_the_rtc_through_its_own_irq_and_io_ports_on_sel4() {
 }
 
 #[test]
+fn the_timer_pd_owns_the_pit_and_serves_timeouts_that_never_come_early() {
+    // `timer` owns the PIT's ports and ISA IRQ 0 (I/O APIC pin 2); `fast` and `slow` set 40 and
+    // 13 timeouts through it (one longer than a PIT shot), each after a cancelled decoy.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/sel4_timer.xml");
+    let (_, run) = build_and_boot(&file, BOOT_TIMEOUT);
+    let output = run.output.join("\n");
+    assert_eq!(run.end, BootEnd::Exited(0), "{output}");
+    assert!(output.contains("[timer] PIT timer serving 2 client channel(s)"), "{output}");
+    assert!(output.contains("[fast] 40 timeouts, none early, latest by "), "{output}");
+    assert!(output.contains("[slow] 13 timeouts, none early, latest by "), "{output}");
+    assert!(output.contains("rampart: PD `slow` ended the system with status 0"), "{output}");
+}
+
+#[test]
+fn with_a_timer_pd_owning_the_pit_the_monitors_alarms_are_refused_with_a_clear_error() {
+    // rtc_ticker sets an alarm with clock::set_alarm; here the PIT belongs to `timer`.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pit_taken.xml");
+    std::fs::write(
+        &file,
+        r#"<system>
+    <protection_domain name="timer" priority="100">
+        <program_image path="timer.elf" />
+        <ioport id="0" addr="0x40" size="4" />
+        <irq id="62" pin="2" vector="0" trigger="edge" polarity="high" />
+    </protection_domain>
+    <protection_domain name="rtc_ticker" priority="20">
+        <program_image path="rtc_ticker.elf" />
+        <ioport id="0" addr="0x70" size="2" />
+        <irq id="1" pin="8" vector="1" trigger="edge" polarity="high" />
+    </protection_domain>
+</system>"#,
+    )
+    .unwrap();
+    let (_, run) = build_and_boot(&file, Duration::from_secs(20));
+    let output = run.output.join("\n");
+    assert!(output.contains("clock::set_alarm: this system gives the PIT to a timer PD"), "{output}");
+    assert!(output.contains("rtc_ticker"), "{output}");
+}
+
+#[test]
 fn rampart_build_with_a_system_file_writes_its_bootable_image_and_prints_the_sizes() {
     let ws = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = rampart().args(["build", "--board", "qemu-x86_64", "system.xml"]).current_dir(ws).output().unwrap();

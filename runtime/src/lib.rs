@@ -33,6 +33,7 @@
 extern crate std;
 
 pub mod clock;
+pub mod timeout;
 mod logger;
 mod message;
 

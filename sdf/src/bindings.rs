@@ -221,6 +221,19 @@ pub fn generate(spec: &SystemSpec, component: &str, system_file: &str) -> Result
                 }
             }
         }
+        if module == "channels" {
+            // The server pattern: every channel whose peer may call this PD and that this PD may
+            // notify (a timer PD answering each client's timeout on the client's own channel).
+            let callers: Vec<String> = shared
+                .values()
+                .filter_map(|item| match item {
+                    Item::Channel { id, notify: true, serves: true, .. } => Some(format!("Channel::new({id}, true)")),
+                    _ => None,
+                })
+                .collect();
+            let _ = writeln!(out, "    /// The channels whose peer may call this PD and which this PD may notify, by id.");
+            let _ = writeln!(out, "    pub const CALLERS: &[Channel<Notify, NoPpCall>] = &[{}];", callers.join(", "));
+        }
         let _ = writeln!(out, "}}");
     }
     Ok(out)

@@ -109,8 +109,10 @@ pub struct Pd {
 pub struct System {
     pub pds: Vec<Pd>,
     pub monitor_endpoint: CPtr,
-    /// The PIT, whose interrupt signals the monitor's notification (bound to the monitor).
-    pub timer: Timer,
+    /// The PIT, whose interrupt signals the monitor's notification (bound to the monitor), unless
+    /// a PD owns the PIT (a timer PD): then `None`, and `pit_owner` names that PD.
+    pub timer: Option<Timer>,
+    pub pit_owner: Option<String>,
     pub memory_used_bytes: u64,
     pub memory_total_bytes: u64,
     pub slots_used: u64,
@@ -317,7 +319,8 @@ impl Builder {
             return Err(format!("{kind} `{name}` {}", what.describe()));
         }
         let monitor_endpoint = self.create(abi::OBJ_ENDPOINT, abi::ENDPOINT_BITS, 0, "the monitor's endpoint")?;
-        let timer = self.timer()?;
+        let pit_owner = pit_owner(spec).map(String::from);
+        let timer = if pit_owner.is_none() { Some(self.timer()?) } else { None };
         self.ensure_tables(abi::CAP_INIT_THREAD_VSPACE, SCRATCH_VADDR, false, "the root task's scratch mapping")?;
 
         // Regions: the frames of each region that some PD maps, made once.
@@ -373,6 +376,7 @@ impl Builder {
             pds,
             monitor_endpoint,
             timer,
+            pit_owner,
             memory_used_bytes: self.mem.used_bytes(),
             memory_total_bytes: self.mem.total_bytes(),
             slots_used: self.next_slot - self.first_slot,
@@ -426,7 +430,7 @@ impl Builder {
             let level = u64::from(trigger == rampart_spec::Trigger::Level);
             let low = u64::from(polarity == rampart_spec::Polarity::ActiveLow);
             sys::irq_control_get_ioapic(&self.ipc, abi::CAP_INIT_THREAD_CNODE, handler, ROOT_DEPTH, ioapic.into(), pin.into(), level, low, vector.into()).map_err(|e| {
-                let hint = if u64::from(vector) == timer::PIT_VECTOR { " (the monitor's timer uses vector 0)" } else { "" };
+                let hint = if u64::from(vector) == timer::PIT_VECTOR { " (the monitor's timer uses vector 0 unless a timer PD owns the PIT)" } else { "" };
                 format!("getting the handler of {what} failed: seL4 error {e}{hint}")
             })?;
             sys::irq_handler_set_notification(&self.ipc, handler, badged).map_err(|e| format!("routing {what} to its PD failed: seL4 error {e}"))?;
@@ -615,4 +619,18 @@ fn pd_info(index: usize, pd: &PdSpec, tsc_mhz: u64, clock_origin_tsc: u64) -> Pd
         name_len: n as u8,
         name,
     }
+}
+
+/// The PD that owns the PC's PIT, if one does: its `<irq>` is ISA IRQ 0 (I/O APIC 0, pin
+/// [`timer::PIT_IOAPIC_PIN`]) or one of its `<ioport>` ranges covers the PIT's ports. Such a PD is
+/// the system's timer PD (`components/timer`), and the monitor then keeps no timer of its own.
+pub fn pit_owner(spec: &SystemSpec) -> Option<&str> {
+    spec.pds.iter().find_map(|pd| {
+        let irq = pd.irqs.iter().any(|i| matches!(i.source, rampart_spec::IrqSource::Ioapic { ioapic: 0, pin, .. } if u64::from(pin) == timer::PIT_IOAPIC_PIN));
+        let ports = pd.ioports.iter().any(|p| {
+            let end = u32::from(p.addr) + p.size;
+            u32::from(p.addr) <= u32::from(timer::PIT_COMMAND) && end > u32::from(timer::PIT_CHANNEL0)
+        });
+        (irq || ports).then_some(pd.name.as_str())
+    })
 }

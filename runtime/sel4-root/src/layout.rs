@@ -66,6 +66,10 @@ pub const TIMER_BADGE: u64 = 1;
 /// labels are only 20 bits.
 pub const LABEL_PPC: u64 = 1;
 
+/// The monitor's reply label to `SetAlarm` when a timer PD owns the PIT (alarms then come from
+/// that PD, `rampart_runtime::timeout`).
+pub const ALARM_REFUSED: u64 = 2;
+
 /// What a PD asks of the monitor: the seL4 message label of a call on [`SLOT_MONITOR`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
@@ -84,7 +88,8 @@ pub enum MonitorLabel {
     Violation = 0x104,
     /// Set the PD's alarm: word 0 is the deadline in nanoseconds on the system clock
     /// (`u64::MAX`: cancel). The monitor replies at once and signals [`ALARM_BADGE`] on the
-    /// PD's notification once its clock reaches the deadline (at once if it has).
+    /// PD's notification once its clock reaches the deadline (at once if it has). When a timer
+    /// PD owns the PIT the monitor has no timer and replies with label [`ALARM_REFUSED`].
     SetAlarm = 0x105,
     /// Sent (not called) by the runtime's tombstone (`rampart_sel4_tombstone`), where the monitor
     /// restarts the thread of a PD that stopped: it has answered the call the PD was serving, if

@@ -152,7 +152,9 @@ impl Monitor {
             }
             let now = self.now_ns();
             if next > now {
-                self.system.timer.arm(&self.ipc, next - now);
+                if let Some(timer) = &self.system.timer {
+                    timer.arm(&self.ipc, next - now);
+                }
                 return;
             }
         }
@@ -175,7 +177,9 @@ impl Monitor {
             if syscalls::is_sentinel(r.info) {
                 // The bound notification: the timer's interrupt.
                 if r.badge & layout::TIMER_BADGE != 0 {
-                    self.system.timer.ack(&self.ipc);
+                    if let Some(timer) = &self.system.timer {
+                        timer.ack(&self.ipc);
+                    }
                     self.alarms_due();
                 }
                 continue;
@@ -194,6 +198,10 @@ impl Monitor {
                 Some(MonitorLabel::InitDone) => {
                     self.init_done(pd);
                     reply = empty;
+                }
+                Some(MonitorLabel::SetAlarm) if self.system.timer.is_none() => {
+                    // A timer PD owns the PIT: refuse, and let the runtime say so in the PD.
+                    reply = Some((message_info(layout::ALARM_REFUSED, 0, 0), [0; 4]));
                 }
                 Some(MonitorLabel::SetAlarm) => {
                     self.alarms[pd] = r.mr[0];

@@ -435,7 +435,10 @@ pub(crate) fn cycles() -> u64 {
 pub(crate) fn set_alarm(deadline_ns: Option<u64>) {
     let deadline = deadline_ns.map_or(NO_ALARM, |d| d.min(NO_ALARM - 1));
     ALARM_NS.store(deadline, Ordering::Relaxed);
-    syscalls::call(layout::SLOT_MONITOR, message_info(MonitorLabel::SetAlarm as u64, 0, 1), [deadline, 0, 0, 0]);
+    let r = syscalls::call(layout::SLOT_MONITOR, message_info(MonitorLabel::SetAlarm as u64, 0, 1), [deadline, 0, 0, 0]);
+    if r.label() == layout::ALARM_REFUSED {
+        panic!("clock::set_alarm: this system gives the PIT to a timer PD, so the monitor serves no alarms; set timeouts through the timer PD (rampart_runtime::timeout)");
+    }
 }
 
 /// Whether the alarm signal in a notification is the current alarm's: a signal for an alarm
