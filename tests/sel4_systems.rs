@@ -181,6 +181,20 @@ fn restart_times_us(output: &str) -> Vec<u64> {
         .collect()
 }
 
+/// The monitor's line for a restart: (KiB of untyped memory in use, root slots in use) after it.
+fn restart_memory_in_use(output: &str) -> Vec<(u64, u64)> {
+    output
+        .lines()
+        .filter(|l| l.contains(" restarted (") && l.contains(" KiB of untyped memory in use, "))
+        .filter_map(|l| {
+            let (before, after) = l.split_once(" KiB of untyped memory in use, ")?;
+            let kib = before.rsplit(' ').next()?.parse().ok()?;
+            let slots = after.split(' ').next()?.parse().ok()?;
+            Some((kib, slots))
+        })
+        .collect()
+}
+
 #[test]
 fn a_parent_gets_its_childs_faults_and_restarts_it_from_a_pristine_image_on_sel4() {
     // tests/systems/restart.xml, as hosted: the crasher panics in its first two lives; each panic
@@ -226,6 +240,11 @@ fn a_top_level_pd_is_restarted_by_policy_then_held_and_its_callers_never_block_o
     let times = restart_times_us(&output);
     assert_eq!(times.len(), 5, "{output}");
     eprintln!("restarting write_intruder on seL4 (TCG) took {times:?} us");
+    // Restarts reclaim: from the second restart on, each life reuses the previous one's memory
+    // and slots (its restart arena), so the untyped memory and slots in use stop growing.
+    let in_use = restart_memory_in_use(&output);
+    assert_eq!(in_use.len(), 5, "{output}");
+    assert!(in_use[1..].iter().all(|u| *u == in_use[1]), "memory in use grew across restarts: {in_use:?}\n{output}");
 }
 
 #[test]

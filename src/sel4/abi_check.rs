@@ -47,6 +47,7 @@ fn checks() -> Vec<(&'static str, String, i64)> {
     c!(LABEL_TCB_SUSPEND, "TCBSuspend");
     c!(LABEL_TCB_RESUME, "TCBResume");
     c!(LABEL_TCB_BIND_NOTIFICATION, "TCBBindNotification");
+    c!(LABEL_CNODE_REVOKE, "CNodeRevoke");
     c!(LABEL_CNODE_DELETE, "CNodeDelete");
     c!(LABEL_CNODE_COPY, "CNodeCopy");
     c!(LABEL_CNODE_MINT, "CNodeMint");

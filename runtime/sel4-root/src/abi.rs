@@ -66,6 +66,7 @@ pub const LABEL_TCB_RESUME: u64 = 11;
 /// `seL4_TCB_BindNotification`.
 pub const LABEL_TCB_BIND_NOTIFICATION: u64 = 12;
 /// `seL4_CNode_Delete`.
+pub const LABEL_CNODE_REVOKE: u64 = 14;
 pub const LABEL_CNODE_DELETE: u64 = 15;
 /// `seL4_CNode_Copy`.
 pub const LABEL_CNODE_COPY: u64 = 17;

@@ -130,6 +130,24 @@ struct PdObjects {
     stack_bottom: u64,
     memory_bytes: u64,
     frames: usize,
+    /// Root CNode slots its objects took.
+    slots: u64,
+}
+
+/// Where every life of a PD after its first is built: one untyped object and one range of root
+/// CNode slots of its own, sized from the first life (memory doubled for alignment). Before a
+/// life is built there, the previous one is revoked: `CNode_Revoke` on the untyped destroys every
+/// object retyped from it (TCB, VSpace, CSpace, frames, paging structures) and the untyped's
+/// next retype starts again from its beginning; the range's slots, which may also hold copies of
+/// shared frames and IRQ handlers, are emptied. So restarts cost memory once, not every time.
+struct Arena {
+    untyped: CPtr,
+    size_bits: u32,
+    used_bytes: u64,
+    slots: core::ops::Range<u64>,
+    next_slot: u64,
+    /// Whether a life lives in it now (to revoke before the next).
+    occupied: bool,
 }
 
 /// Builds a system. Owns the root task's IPC buffer, its free slots and the untyped memory.
@@ -150,6 +168,10 @@ pub struct Builder {
     /// Each PD's IRQ handler capabilities (in the root CNode), by IRQ id: made once, copied into
     /// every life's CSpace.
     irq_handlers: Vec<Vec<(u8, CPtr)>>,
+    /// Each PD's restart arena, made at its first restart.
+    arenas: Vec<Option<Arena>>,
+    /// The PD whose arena `create` and `slot` take from, while one is being rebuilt.
+    building_in: Option<usize>,
 }
 
 /// A PD built again by [`Builder::rebuild`].
@@ -176,6 +198,8 @@ impl Builder {
             region_frames: Vec::new(),
             monitor_endpoint: 0,
             irq_handlers: Vec::new(),
+            arenas: Vec::new(),
+            building_in: None,
         }
     }
 
@@ -190,34 +214,81 @@ impl Builder {
     /// Build PD `index` again from its pristine `program`, into fresh frames and a fresh VSpace,
     /// CSpace and TCB, and start it. Its notification and endpoint stay (its peers' capabilities
     /// name them; calls queued on the endpoint go to the new life); its memory regions keep
-    /// their frames. The old TCB and VSpace are deleted (which stops the old thread for good and
-    /// gives back its ASID); the old frames, CNode and paging structures are abandoned: untyped
-    /// memory is not reclaimed (this initializer never revokes), so every restart costs the PD's
-    /// private memory anew, and running out is an error naming the PD.
+    /// their frames. The old life is destroyed first (which stops its thread for good and gives
+    /// back its ASID). Every life after the first is built in the PD's [`Arena`], made at the
+    /// first restart; the first life's memory, taken from the shared pool among other PDs'
+    /// objects, cannot be revoked alone and is abandoned once. Running out is an error naming
+    /// the PD.
     pub fn rebuild(&mut self, spec: &SystemSpec, index: usize, program: &[u8]) -> Result<Rebuilt, String> {
         let pd = &spec.pds[index];
-        let before = self.mem.used_bytes();
+        let who = format!("PD `{}`", pd.name);
         let old = (self.objects[index].tcb, self.objects[index].vroot);
         let keep = (self.objects[index].notification, self.objects[index].endpoint);
+        if self.arenas.len() < spec.pds.len() {
+            self.arenas.resize_with(spec.pds.len(), || None);
+        }
+        // Destroy the old life.
+        self.tables.retain(|t| t.0 != old.1);
+        match &mut self.arenas[index] {
+            Some(arena) if arena.occupied => {
+                sys::cnode_revoke(&self.ipc, abi::CAP_INIT_THREAD_CNODE, arena.untyped, ROOT_DEPTH)
+                    .map_err(|e| format!("revoking the old life of {who} failed: seL4 error {e}"))?;
+                for slot in arena.slots.clone() {
+                    sys::cnode_delete(&self.ipc, abi::CAP_INIT_THREAD_CNODE, slot, ROOT_DEPTH)
+                        .map_err(|e| format!("emptying the slots of the old life of {who} failed: seL4 error {e}"))?;
+                }
+                arena.used_bytes = 0;
+                arena.next_slot = arena.slots.start;
+                arena.occupied = false;
+            }
+            _ => {
+                for cap in [old.0, old.1] {
+                    sys::cnode_delete(&self.ipc, abi::CAP_INIT_THREAD_CNODE, cap, ROOT_DEPTH).map_err(|e| format!("deleting the old objects of {who} failed: seL4 error {e}"))?;
+                }
+            }
+        }
+        if self.arenas[index].is_none() {
+            let first = &self.objects[index];
+            // Twice the first life's memory, a power of two (retypes align objects to their size).
+            let size_bits = (first.memory_bytes.max(PAGE_BYTES) * 2).next_power_of_two().trailing_zeros();
+            let slots_count = first.slots;
+            let what = format!("the restart arena of {who} ({} KiB)", (1u64 << size_bits) / 1024);
+            let untyped = self.create(abi::OBJ_UNTYPED, size_bits, size_bits.into(), &what)?;
+            let start = self.next_slot;
+            for _ in 0..slots_count {
+                self.slot(&what)?;
+            }
+            self.arenas[index] = Some(Arena { untyped, size_bits, used_bytes: 0, slots: start..self.next_slot, next_slot: start, occupied: false });
+        }
+
+        self.building_in = Some(index);
         let mut region_frames = core::mem::take(&mut self.region_frames);
         let created = self.create_pd(spec, index, pd, program, &mut region_frames, Some(keep));
         self.region_frames = region_frames;
+        self.building_in = None;
+        let arena = self.arenas[index].as_mut().expect("made above");
+        arena.occupied = true;
         let mut o = created?;
-        o.memory_bytes = self.mem.used_bytes() - before;
-        for cap in [old.0, old.1] {
-            sys::cnode_delete(&self.ipc, abi::CAP_INIT_THREAD_CNODE, cap, ROOT_DEPTH).map_err(|e| format!("deleting the old objects of PD `{}` failed: seL4 error {e}", pd.name))?;
-        }
+        o.memory_bytes = arena.used_bytes;
+        o.slots = arena.next_slot - arena.slots.start;
         let rebuilt = Rebuilt { tcb: o.tcb, stack_bottom: o.stack_bottom, memory_bytes: o.memory_bytes, frames: o.frames };
         self.objects[index] = o;
         let objects = core::mem::take(&mut self.objects);
         let connected = self.connect(spec, index, pd, &objects, self.monitor_endpoint);
         self.objects = objects;
         connected?;
-        sys::tcb_resume(&self.ipc, rebuilt.tcb).map_err(|e| format!("starting PD `{}` again failed: seL4 error {e}", pd.name))?;
+        sys::tcb_resume(&self.ipc, rebuilt.tcb).map_err(|e| format!("starting {who} again failed: seL4 error {e}"))?;
         Ok(rebuilt)
     }
 
     fn slot(&mut self, what: &str) -> Result<CPtr, String> {
+        if let Some(arena) = self.building_in.and_then(|i| self.arenas[i].as_mut()) {
+            if arena.next_slot >= arena.slots.end {
+                return Err(format!("out of restart arena slots creating {what} ({} slots, as many as the first life took)", arena.slots.end - arena.slots.start));
+            }
+            arena.next_slot += 1;
+            return Ok(arena.next_slot - 1);
+        }
         if self.next_slot >= self.end_slot {
             return Err(format!(
                 "out of root CNode slots creating {what} ({} slots used, {}..{})",
@@ -233,6 +304,19 @@ impl Builder {
     /// Retype one object of `object_type` (`2^bits` bytes; `size_arg` for variable-sized ones)
     /// into a fresh root slot.
     fn create(&mut self, object_type: u64, bits: u32, size_arg: u64, what: &str) -> Result<CPtr, String> {
+        if let Some(arena) = self.building_in.and_then(|i| self.arenas[i].as_mut()) {
+            let size = 1u64 << bits;
+            let at = arena.used_bytes.div_ceil(size) * size;
+            if at + size > 1u64 << arena.size_bits {
+                return Err(format!("out of restart arena memory creating {what}: {} of {} bytes in use, {size} more needed", arena.used_bytes, 1u64 << arena.size_bits));
+            }
+            arena.used_bytes = at + size;
+            let untyped = arena.untyped;
+            let slot = self.slot(what)?;
+            sys::untyped_retype(&self.ipc, untyped, object_type, size_arg, abi::CAP_INIT_THREAD_CNODE, 0, 0, slot, 1)
+                .map_err(|e| format!("Untyped_Retype of {what} failed: seL4 error {e}"))?;
+            return Ok(slot);
+        }
         let Some(untyped) = self.mem.take(bits) else {
             return Err(format!(
                 "out of untyped memory creating {what}: it needs {} bytes in one piece; {} of {} bytes are in use",
@@ -342,8 +426,10 @@ impl Builder {
         for (i, pd) in spec.pds.iter().enumerate() {
             let program = program_of(i).ok_or_else(|| format!("the system image has no program for PD `{}`", pd.name))?;
             let before = self.mem.used_bytes();
+            let slots_before = self.next_slot;
             let mut o = self.create_pd(spec, i, pd, program, &mut region_frames, None)?;
             o.memory_bytes = self.mem.used_bytes() - before;
+            o.slots = self.next_slot - slots_before;
             objects.push(o);
         }
 
@@ -538,7 +624,7 @@ impl Builder {
 
         sys::debug_name_thread(&self.ipc, tcb, pd.name.as_bytes());
         debug_assert!(FRAME_BYTES as u64 == PAGE_BYTES);
-        Ok(PdObjects { vroot, cnode, tcb, notification, endpoint, ipc_frame, entry: prog.entry, stack_bottom, memory_bytes: 0, frames })
+        Ok(PdObjects { vroot, cnode, tcb, notification, endpoint, ipc_frame, entry: prog.entry, stack_bottom, memory_bytes: 0, frames, slots: 0 })
     }
 
     /// Mint PD `index`'s capabilities into its CNode, then configure its TCB.

@@ -196,6 +196,9 @@ extern "C" fn rampart_root_main(bootinfo: *const u8) -> ! {
         system.slots_used,
         alloc_bump::used_bytes() / 1024
     );
+    if let Some(owner) = &system.pit_owner {
+        println!("rampart: PD `{owner}` owns the PIT (the timer PD): the monitor serves no alarms");
+    }
     let programs = (0..spec.pds.len()).map(|i| image.program_of(i).unwrap_or(&[])).collect();
     let hold = image.flags & layout::IMAGE_FLAG_HOLD != 0;
     monitor::Monitor::new(ipc, system, builder, spec, programs, hold, slot, bi.tsc_mhz(), start_tsc).run()

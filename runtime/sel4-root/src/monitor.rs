@@ -28,7 +28,8 @@
 //!    not running) gets the policy from the system image: restart (at most
 //!    [`layout::RESTARTS_MAX`] times in [`layout::RESTART_WINDOW_NS`] on the system clock, then
 //!    hold) or hold.
-//! 3. *Restart* ([`crate::builder::Builder::rebuild`]): a fresh VSpace, CSpace and TCB, the
+//! 3. *Restart* ([`crate::builder::Builder::rebuild`], which revokes the previous life's objects
+//!    when they live in the PD's restart arena): a fresh VSpace, CSpace and TCB, the
 //!    program loaded again from the pristine ELF file embedded in the image into fresh frames,
 //!    fresh stack and IPC buffer, the same shared regions, notification and endpoint; the old
 //!    thread and VSpace are deleted. *Hold*: the tombstone keeps failing calls.
@@ -359,10 +360,11 @@ impl Monitor {
                 self.alarms[pd] = NO_ALARM;
                 self.lives[pd] += 1;
                 println!(
-                    "rampart: PD `{}` restarted ({why}), life {}: rebuilt from its pristine program into fresh memory in {us} us ({} frames, {} KiB of new kernel objects and frames; {} KiB of untyped memory in use, {} slots)",
+                    "rampart: PD `{}` restarted ({why}), life {}: rebuilt from its pristine program into fresh memory in {us} us ({} frames, {} KiB of kernel objects and frames in its restart arena, {} KiB newly taken; {} KiB of untyped memory in use, {} slots)",
                     p.name,
                     self.lives[pd],
                     r.frames,
+                    r.memory_bytes / 1024,
                     (self.builder.memory_used_bytes() - used_before) / 1024,
                     self.builder.memory_used_bytes() / 1024,
                     self.builder.slots_used()

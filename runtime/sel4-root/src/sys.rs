@@ -127,6 +127,12 @@ pub fn cnode_delete(ipc: &IpcBuffer, service: CPtr, index: u64, depth: u8) -> Re
     invoke(ipc, service, abi::LABEL_CNODE_DELETE, &[], &[index, depth.into()])
 }
 
+/// `seL4_CNode_Revoke`: delete every capability derived from the one in slot `index` (for an
+/// untyped: every object retyped from it goes, and its next retype starts from its beginning).
+pub fn cnode_revoke(ipc: &IpcBuffer, service: CPtr, index: u64, depth: u8) -> Result<(), Error> {
+    invoke(ipc, service, abi::LABEL_CNODE_REVOKE, &[], &[index, depth.into()])
+}
+
 /// `seL4_CNode_Copy`: as `cnode_mint` without capability data.
 #[allow(clippy::too_many_arguments)]
 pub fn cnode_copy(ipc: &IpcBuffer, service: CPtr, dest_index: u64, dest_depth: u8, src_root: CPtr, src_index: u64, src_depth: u8, rights: u64) -> Result<(), Error> {
