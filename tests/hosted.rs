@@ -216,3 +216,13 @@ fn a_producer_and_a_consumer_move_100000_messages_over_a_shared_ring_with_back_p
         assert!(n > 0, "{t}");
     }
 }
+
+#[test]
+fn a_pd_with_a_heap_allocates_and_frees_and_draws_fresh_randomness() {
+    // tests/systems/heap.xml: 16 rounds that together allocate several times the 1 MiB heap
+    // (so freed memory is reused), then 32 random bytes twice.
+    let o = run("tests/systems/heap.xml", &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("[heap_user] 16 rounds through a 1024 KiB heap; entropy ok"), "{t}");
+}

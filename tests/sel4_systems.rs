@@ -352,6 +352,17 @@ fn with_a_timer_pd_owning_the_pit_the_monitors_alarms_are_refused_with_a_clear_e
 }
 
 #[test]
+fn a_pd_with_a_heap_allocates_frees_and_is_refused_past_its_size_and_rdrand_gives_entropy_on_sel4() {
+    // tests/systems/heap.xml: the heap is 1 MiB of the PD's own zeroed data; a request for 4 MiB
+    // must fail cleanly (try_reserve), and RDRAND must give two different 32-byte draws.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/heap.xml");
+    let (_, run) = build_and_boot(&file, BOOT_TIMEOUT);
+    let output = run.output.join("\n");
+    assert_eq!(run.end, BootEnd::Exited(0), "{output}");
+    assert!(output.contains("[heap_user] 16 rounds through a 1024 KiB heap; entropy ok"), "{output}");
+}
+
+#[test]
 fn rampart_build_with_a_system_file_writes_its_bootable_image_and_prints_the_sizes() {
     let ws = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = rampart().args(["build", "--board", "qemu-x86_64", "system.xml"]).current_dir(ws).output().unwrap();

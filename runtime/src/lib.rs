@@ -33,6 +33,8 @@
 extern crate std;
 
 pub mod clock;
+pub mod entropy;
+pub mod heap;
 pub mod timeout;
 mod logger;
 mod message;
@@ -367,9 +369,18 @@ macro_rules! bindings {
 #[macro_export]
 macro_rules! pd_main {
     ($init:path) => {
+        $crate::pd_main!($init, heap_bytes = 0);
+    };
+    ($init:path, heap_bytes = $heap_bytes:expr) => {
         #[unsafe(no_mangle)]
         pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
             $crate::__run($init)
+        }
+        /// The PD's heap arena (see `rampart_runtime::heap`); hosted, the process allocator.
+        #[unsafe(no_mangle)]
+        pub fn __rampart_heap_arena() -> (*mut u8, usize) {
+            static ARENA: $crate::heap::Arena<{ if $crate::heap::BOUNDED { $heap_bytes } else { 0 } }> = $crate::heap::Arena::new();
+            ARENA.raw()
         }
         $crate::__entry!();
     };

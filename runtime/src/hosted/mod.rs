@@ -481,3 +481,19 @@ pub(crate) fn exit_system(status: u8) -> ! {
         drain(s.wake_fd);
     }
 }
+
+pub(crate) fn entropy(out: &mut [u8]) -> Result<(), crate::entropy::NoEntropy> {
+    let mut done = 0;
+    while done < out.len() {
+        // SAFETY: writes at most `out.len() - done` bytes into `out[done..]`, which we own.
+        let n = unsafe { libc::getrandom(out[done..].as_mut_ptr().cast(), out.len() - done, 0) };
+        if n < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(crate::entropy::NoEntropy);
+        }
+        done += n as usize;
+    }
+    Ok(())
+}

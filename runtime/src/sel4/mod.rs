@@ -461,23 +461,11 @@ pub(crate) fn exit_system(status: u8) -> ! {
     }
 }
 
-/// PDs have no heap on seL4 (Rampart components are static and bounded). The allocator exists
-/// because `alloc` is linked (the spec crate uses it on the host); any allocation fails, which
-/// panics with "memory allocation of N bytes failed" and stops the PD with that message.
-struct NoHeap;
-
-// SAFETY: `alloc` always returns null, which GlobalAlloc allows ("allocation failed");
-// `dealloc` is never given a pointer `alloc` returned, because there are none.
-unsafe impl core::alloc::GlobalAlloc for NoHeap {
-    unsafe fn alloc(&self, _layout: core::alloc::Layout) -> *mut u8 {
-        core::ptr::null_mut()
-    }
-
-    unsafe fn dealloc(&self, _ptr: *mut u8, _layout: core::alloc::Layout) {}
-}
-
+/// The PD's heap: the arena `pd_main!(init, heap_bytes = N)` reserved, empty by default (then
+/// every allocation fails, which panics with "memory allocation of N bytes failed" and stops the
+/// PD with that message). See `crate::heap`.
 #[global_allocator]
-static NO_HEAP: NoHeap = NoHeap;
+static HEAP: crate::heap::PdHeap = crate::heap::PdHeap::new();
 
 /// A panic stops the PD. If it panicked while serving a call, the caller gets
 /// `LABEL_CALL_FAILED` first instead of waiting for ever.
@@ -511,4 +499,29 @@ macro_rules! __entry {
             "    ud2",
         );
     };
+}
+
+/// `RDRAND`, when CPUID says the CPU has it (leaf 1, ECX bit 30); each draw is retried a few
+/// times, as Intel's guidance says, since it may transiently report no data.
+pub(crate) fn entropy(out: &mut [u8]) -> Result<(), crate::entropy::NoEntropy> {
+    const RETRIES: u32 = 10;
+    // SAFETY: CPUID leaf 1 exists on every x86_64 CPU.
+    let ecx = unsafe { core::arch::x86_64::__cpuid(1) }.ecx;
+    if ecx & (1 << 30) == 0 {
+        return Err(crate::entropy::NoEntropy);
+    }
+    for chunk in out.chunks_mut(8) {
+        let mut got = None;
+        for _ in 0..RETRIES {
+            let mut v = 0u64;
+            // SAFETY: CPUID reported RDRAND above.
+            if unsafe { core::arch::x86_64::_rdrand64_step(&mut v) } == 1 {
+                got = Some(v);
+                break;
+            }
+        }
+        let v = got.ok_or(crate::entropy::NoEntropy)?;
+        chunk.copy_from_slice(&v.to_le_bytes()[..chunk.len()]);
+    }
+    Ok(())
 }
