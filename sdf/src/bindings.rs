@@ -260,8 +260,9 @@ pub fn system_for(manifest_dir: &Path) -> Option<PathBuf> {
 }
 
 /// Everything a component's `build.rs` needs: find and check the system, generate the bindings
-/// into `OUT_DIR`, and fail the build with the system's diagnostics when it is invalid.
-pub fn build_script() {
+/// into `OUT_DIR`, and fail the build with the system's diagnostics when it is invalid. Returns
+/// the compiled system, for build scripts that derive more from it (a cluster's keys).
+pub fn build_script() -> rampart_spec::SystemSpec {
     let fail = |msg: &str| -> ! {
         eprintln!("error: {msg}");
         std::process::exit(1);
@@ -302,6 +303,7 @@ pub fn build_script() {
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
         println!("cargo:rustc-link-arg-bins=-no-pie");
     }
+    checked.spec
 }
 
 /// File name of the linker script fragment for hosted PD binaries.
