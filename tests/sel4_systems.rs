@@ -275,14 +275,15 @@ fn rampart_run_passes_the_restart_policy_to_the_sel4_monitor() {
 #[test]
 fn systems_the_sel4_backend_cannot_build_yet_are_refused_before_building() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("device.xml");
+    std::fs::write(dir.path().join("data.bin"), [1u8, 2, 3, 4]).unwrap();
+    let file = dir.path().join("prefilled.xml");
     std::fs::write(
         &file,
         r#"<system>
-    <memory_region name="mmio" size="0x1000" phys_addr="0xfeb00000" />
-    <protection_domain name="driver" priority="20">
+    <memory_region name="data" size="0x1000" prefill_path="data.bin" />
+    <protection_domain name="reader" priority="20">
         <program_image path="pong.elf" />
-        <map mr="mmio" vaddr="0x2000000" perms="rw" cached="false" />
+        <map mr="data" vaddr="0x2000000" perms="r" />
     </protection_domain>
 </system>
 "#,
@@ -292,8 +293,55 @@ fn systems_the_sel4_backend_cannot_build_yet_are_refused_before_building() {
     let out = rampart().args(["run", "--board", "qemu-x86_64"]).arg(&file).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("memory region `mmio` has a fixed physical address: the seL4 backend does not map device memory yet"), "{stderr}");
+    assert!(stderr.contains("memory region `data` is prefilled from a file: the seL4 backend does not prefill regions yet"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(30), "refused only after building");
+}
+
+#[test]
+fn a_pd_reads_the_hpet_through_a_device_memory_region_mapped_uncached_on_sel4() {
+    // hpet_reader maps QEMU pc's HPET (physical 0xfed00000, uncached): the root task retypes the
+    // frame out of the device untyped that covers it, at exactly that address.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/sel4_hpet.xml");
+    let (_, run) = build_and_boot(&file, BOOT_TIMEOUT);
+    let output = run.output.join("\n");
+    assert_eq!(run.end, BootEnd::Exited(0), "{output}");
+    assert_eq!(run.status, 0, "{output}");
+    // QEMU's HPET: Intel's vendor id, three comparators, a 10 ns period.
+    assert!(output.contains("[hpet_reader] HPET: vendor 0x8086, revision 1, 3 comparators, counter period 10000000 fs"), "{output}");
+    assert!(output.contains("[hpet_reader] HPET main counter "), "{output}");
+    assert!(output.contains(": it counts ("), "{output}");
+    assert!(output.contains("rampart: PD `hpet_reader` ended the system with status 0"), "{output}");
+}
+
+#[test]
+fn a_device_region_that_is_ram_or_that_no_device_memory_covers_is_a_boot_time_error_naming_it() {
+    // hpet_reader's region `hpet` at an address that is not the HPET's: 0x10000000 is RAM on a
+    // 512 MiB machine; 0xfec00000 is the I/O APIC, which the kernel keeps for itself.
+    for (phys, expected) in [
+        ("0x10000000", "rampart: cannot build the system: memory region `hpet` at physical address 0x10000000 is RAM"),
+        ("0xfec00000", "rampart: cannot build the system: memory region `hpet` at physical address 0xfec00000: no device untyped memory covers [0xfec00000, 0xfec01000)"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("device.xml");
+        std::fs::write(
+            &file,
+            format!(
+                r#"<system>
+    <memory_region name="hpet" size="0x1000" phys_addr="{phys}" />
+    <protection_domain name="hpet_reader" priority="20">
+        <program_image path="hpet_reader.elf" />
+        <map mr="hpet" vaddr="0x2000000" perms="rw" cached="false" />
+    </protection_domain>
+</system>
+"#
+            ),
+        )
+        .unwrap();
+        let (_, run) = build_and_boot(&file, Duration::from_secs(60));
+        let output = run.output.join("\n");
+        assert_eq!(run.status, 5, "{output}");
+        assert!(output.contains(expected), "{output}");
+    }
 }
 
 #[test]

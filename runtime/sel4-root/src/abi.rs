@@ -9,6 +9,13 @@
 //! refuses to build anything if any value here differs (src/sel4/abi_check.rs checks every
 //! constant in this file, and the bit layouts through the generated bitfield accessors).
 //!
+//! Two parts: first what every seL4 architecture has (system calls, the generic invocations,
+//! initial capabilities, errors, the generic object types, the boot information, message and fault
+//! layouts), with the values of this x86_64 build (some, such as the word size, the boot
+//! information's offsets and the fault message layout, differ on 32-bit ARM); then, in the
+//! section marked "x86_64 only" at the end, what only x86_64 has (its invocations, object types,
+//! I/O ports, mapping attributes, register order), used only by the root task's `arch/x86_64/`.
+//!
 //! This file is compiled into three programs by path: the root task (system initializer and
 //! monitor), the PD runtime's seL4 backend (`runtime/src/sel4`) and the `rampart` tool, so the
 //! check compares the very values the programs are built with, not a copy.
@@ -46,10 +53,8 @@ pub const SYS_DEBUG_NAME_THREAD: i64 = -13;
 
 // --- Invocation labels ------------------------------------------------------------------------
 // `libsel4/include/interfaces/sel4.xml`, generated into `<build>/api/invocation.h`
-// (`enum invocation_label`); the x86_64 ones from
-// `libsel4/sel4_arch_include/x86_64/interfaces/sel4arch.xml` (`<build>/arch/api/sel4_invocation.h`)
-// and `libsel4/arch_include/x86/interfaces/sel4arch.xml` (`<build>/arch/api/invocation.h`), which
-// continue the numbering in that order.
+// (`enum invocation_label`). The architecture's own labels continue the numbering: the x86_64
+// ones are in the x86_64 section at the end.
 
 /// `seL4_Untyped_Retype`.
 pub const LABEL_UNTYPED_RETYPE: u64 = 1;
@@ -78,35 +83,6 @@ pub const LABEL_CNODE_SAVE_CALLER: u64 = 22;
 pub const LABEL_IRQ_ACK_IRQ: u64 = 24;
 /// `seL4_IRQHandler_SetNotification`.
 pub const LABEL_IRQ_SET_IRQ_HANDLER: u64 = 25;
-/// `seL4_X86_PDPT_Map`.
-pub const LABEL_X86_PDPT_MAP: u64 = 28;
-/// `seL4_X86_PageDirectory_Map`.
-pub const LABEL_X86_PAGE_DIRECTORY_MAP: u64 = 30;
-/// `seL4_X86_PageTable_Map`.
-pub const LABEL_X86_PAGE_TABLE_MAP: u64 = 33;
-/// `seL4_X86_Page_Map`.
-pub const LABEL_X86_PAGE_MAP: u64 = 37;
-/// `seL4_X86_Page_Unmap`.
-pub const LABEL_X86_PAGE_UNMAP: u64 = 39;
-/// `seL4_X86_ASIDPool_Assign`.
-pub const LABEL_X86_ASID_POOL_ASSIGN: u64 = 43;
-/// `seL4_X86_IOPort_In8`: the byte read comes back in message register 0.
-pub const LABEL_X86_IOPORT_IN8: u64 = 44;
-/// `seL4_X86_IOPort_In16`.
-pub const LABEL_X86_IOPORT_IN16: u64 = 45;
-/// `seL4_X86_IOPort_In32`.
-pub const LABEL_X86_IOPORT_IN32: u64 = 46;
-/// `seL4_X86_IOPort_Out8`.
-pub const LABEL_X86_IOPORT_OUT8: u64 = 47;
-/// `seL4_X86_IOPort_Out16`.
-pub const LABEL_X86_IOPORT_OUT16: u64 = 48;
-/// `seL4_X86_IOPort_Out32`.
-pub const LABEL_X86_IOPORT_OUT32: u64 = 49;
-/// `seL4_IRQControl_GetIOAPIC`. Its last argument is not a CPU vector but an offset from the
-/// first user vector (`decodeIRQControlInvocation` in `src/arch/x86/object/interrupt.c` adds
-/// `irq_user_min`).
-pub const LABEL_X86_IRQ_ISSUE_IRQ_HANDLER_IOAPIC: u64 = 50;
-
 // --- Initial capabilities ---------------------------------------------------------------------
 // `include/api/bootinfo_types.h` (the same as `libsel4/include/sel4/bootinfo_types.h`).
 
@@ -120,10 +96,6 @@ pub const CAP_INIT_THREAD_VSPACE: u64 = 3;
 pub const CAP_IRQ_CONTROL: u64 = 4;
 /// `seL4_CapInitThreadASIDPool`: the ASID pool every new VSpace is assigned from.
 pub const CAP_INIT_THREAD_ASID_POOL: u64 = 6;
-/// `seL4_CapIOPort`: the capability to every I/O port. seL4 5.0.0 has no `IOPortControl`
-/// (later releases do); a narrower I/O port capability is made from this one with `CNode_Mint`.
-pub const CAP_IO_PORT: u64 = 7;
-
 // --- Errors -----------------------------------------------------------------------------------
 // `include/api/errors.h` (`seL4_Error`): the label of a failed invocation's reply.
 
@@ -137,9 +109,9 @@ pub const ERROR_DELETE_FIRST: u64 = 8;
 pub const ERROR_NOT_ENOUGH_MEMORY: u64 = 10;
 
 // --- Object types and sizes -------------------------------------------------------------------
-// Types: `include/api/objecttype.h`, then `include/arch/x86/arch/64/mode/api/objecttype.h`
-// (shifted by CONFIG_HUGE_PAGE), then `include/arch/x86/arch/api/objecttype.h`.
-// Sizes (log2 bytes): `include/arch/x86/arch/64/mode/api/constants.h`.
+// Types: `include/api/objecttype.h` (the architecture's own types continue the numbering: the
+// x86_64 ones are in the x86_64 section at the end). Sizes (log2 bytes) on x86_64:
+// `include/arch/x86/arch/64/mode/api/constants.h`.
 
 pub const OBJ_UNTYPED: u64 = 0;
 pub const OBJ_TCB: u64 = 1;
@@ -147,27 +119,13 @@ pub const OBJ_ENDPOINT: u64 = 2;
 pub const OBJ_NOTIFICATION: u64 = 3;
 /// A CNode (`seL4_CapTableObject`); its size argument is the number of slots, log2.
 pub const OBJ_CNODE: u64 = 4;
-pub const OBJ_X86_PDPT: u64 = 5;
-pub const OBJ_X64_PML4: u64 = 6;
-/// A 4 KiB frame (`seL4_X86_4K`).
-pub const OBJ_X86_4K: u64 = 8;
-/// A 2 MiB frame (`seL4_X86_LargePageObject`).
-pub const OBJ_X86_LARGE_PAGE: u64 = 9;
-pub const OBJ_X86_PAGE_TABLE: u64 = 10;
-pub const OBJ_X86_PAGE_DIRECTORY: u64 = 11;
-
 pub const TCB_BITS: u32 = 11;
 pub const ENDPOINT_BITS: u32 = 4;
 pub const NOTIFICATION_BITS: u32 = 5;
 /// One CNode slot.
 pub const SLOT_BITS: u32 = 5;
+/// The base page (4 KiB on every architecture seL4 supports).
 pub const PAGE_BITS: u32 = 12;
-pub const LARGE_PAGE_BITS: u32 = 21;
-pub const PAGE_TABLE_BITS: u32 = 12;
-pub const PAGE_DIR_BITS: u32 = 12;
-pub const PDPT_BITS: u32 = 12;
-pub const PML4_BITS: u32 = 12;
-
 /// `seL4_MaxPrio`: `include/api/constants.h` (CONFIG_NUM_PRIORITIES - 1).
 pub const MAX_PRIO: u64 = 255;
 
@@ -233,14 +191,6 @@ pub const CAP_RIGHTS_WRITE: u64 = 0b001;
 /// waiting for the reply (`sendIPC` in `src/object/endpoint.c`), so calling capabilities need it.
 pub const CAP_RIGHTS_WRITE_GRANT: u64 = 0b101;
 
-/// The capability data that narrows an I/O port capability to `first..=last` when minting:
-/// `include/arch/x86/arch/64/mode/object/structures.bf`, block `io_port_capdata`
-/// (`firstPort` 16 bits above `lastPort` 16 bits); applied by `Arch_updateCapData` in
-/// `src/arch/x86/object/objecttype.c`, which refuses to widen the range.
-pub const fn io_port_cap_data(first: u16, last: u16) -> u64 {
-    ((first as u64) << 16) | last as u64
-}
-
 /// The capability data that gives a CNode capability a guard: `include/object/structures_64.bf`,
 /// block `cnode_capdata` (`guard` 18 bits, `guardSize` 6 bits, 2 bits of padding at the bottom).
 pub const fn cnode_cap_data(guard: u64, guard_size: u64) -> u64 {
@@ -252,18 +202,6 @@ pub const fn cnode_cap_data(guard: u64, guard_size: u64) -> u64 {
 pub const fn prio_props(mcp: u8, prio: u8) -> u64 {
     ((mcp as u64) << 8) | prio as u64
 }
-
-/// `vm_attributes` of a mapping (`include/arch/x86/arch/object/structures.bf`): 0 is write-back
-/// cached; this one sets the page-level cache disable bit (`x86PCDBit`, bit 1).
-pub const VM_ATTRIBUTES_DEFAULT: u64 = 0;
-pub const VM_ATTRIBUTES_UNCACHED: u64 = 1 << 1;
-
-// --- Threads ----------------------------------------------------------------------------------
-
-/// `TCB_WriteRegisters` writes the first `count` registers of `frameRegisters`
-/// (`src/arch/x86/64/machine/registerset.c`): the instruction pointer, then the stack pointer.
-pub const USER_CONTEXT_RIP: usize = 0;
-pub const USER_CONTEXT_RSP: usize = 1;
 
 // --- Faults -----------------------------------------------------------------------------------
 // A fault arrives at the fault endpoint as a message whose label is the fault type
@@ -289,3 +227,87 @@ pub const USER_EXCEPTION_NUMBER: usize = 3;
 pub const USER_EXCEPTION_CODE: usize = 4;
 /// `seL4_UnknownSyscall_FaultIP`.
 pub const UNKNOWN_SYSCALL_IP: usize = 15;
+
+// ==============================================================================================
+// x86_64 only. Everything below exists on x86_64 alone (an ARM port brings its own section, with
+// the `ARM_*` invocations, its object types and its `vm_attributes`); the root task uses it only
+// in `arch/x86_64/`, the PD runtime only in its I/O port calls (`runtime/src/sel4/io.rs`).
+// ==============================================================================================
+
+// --- x86_64 invocation labels -------------------------------------------------------------------
+// `libsel4/sel4_arch_include/x86_64/interfaces/sel4arch.xml` (`<build>/arch/api/sel4_invocation.h`)
+// and `libsel4/arch_include/x86/interfaces/sel4arch.xml` (`<build>/arch/api/invocation.h`), which
+// continue the generic numbering in that order.
+
+/// `seL4_X86_PDPT_Map`.
+pub const LABEL_X86_PDPT_MAP: u64 = 28;
+/// `seL4_X86_PageDirectory_Map`.
+pub const LABEL_X86_PAGE_DIRECTORY_MAP: u64 = 30;
+/// `seL4_X86_PageTable_Map`.
+pub const LABEL_X86_PAGE_TABLE_MAP: u64 = 33;
+/// `seL4_X86_Page_Map`.
+pub const LABEL_X86_PAGE_MAP: u64 = 37;
+/// `seL4_X86_Page_Unmap`.
+pub const LABEL_X86_PAGE_UNMAP: u64 = 39;
+/// `seL4_X86_ASIDPool_Assign`.
+pub const LABEL_X86_ASID_POOL_ASSIGN: u64 = 43;
+/// `seL4_X86_IOPort_In8`: the byte read comes back in message register 0.
+pub const LABEL_X86_IOPORT_IN8: u64 = 44;
+/// `seL4_X86_IOPort_In16`.
+pub const LABEL_X86_IOPORT_IN16: u64 = 45;
+/// `seL4_X86_IOPort_In32`.
+pub const LABEL_X86_IOPORT_IN32: u64 = 46;
+/// `seL4_X86_IOPort_Out8`.
+pub const LABEL_X86_IOPORT_OUT8: u64 = 47;
+/// `seL4_X86_IOPort_Out16`.
+pub const LABEL_X86_IOPORT_OUT16: u64 = 48;
+/// `seL4_X86_IOPort_Out32`.
+pub const LABEL_X86_IOPORT_OUT32: u64 = 49;
+/// `seL4_IRQControl_GetIOAPIC`. Its last argument is not a CPU vector but an offset from the
+/// first user vector (`decodeIRQControlInvocation` in `src/arch/x86/object/interrupt.c` adds
+/// `irq_user_min`).
+pub const LABEL_X86_IRQ_ISSUE_IRQ_HANDLER_IOAPIC: u64 = 50;
+
+// --- x86_64 initial capabilities ----------------------------------------------------------------
+
+/// `seL4_CapIOPort`: the capability to every I/O port. seL4 5.0.0 has no `IOPortControl`
+/// (later releases do); a narrower I/O port capability is made from this one with `CNode_Mint`.
+pub const CAP_IO_PORT: u64 = 7;
+
+// --- x86_64 object types and sizes --------------------------------------------------------------
+// `include/arch/x86/arch/64/mode/api/objecttype.h` (shifted by CONFIG_HUGE_PAGE), then
+// `include/arch/x86/arch/api/objecttype.h`; sizes in `include/arch/x86/arch/64/mode/api/constants.h`.
+
+pub const OBJ_X86_PDPT: u64 = 5;
+pub const OBJ_X64_PML4: u64 = 6;
+/// A 4 KiB frame (`seL4_X86_4K`).
+pub const OBJ_X86_4K: u64 = 8;
+/// A 2 MiB frame (`seL4_X86_LargePageObject`).
+pub const OBJ_X86_LARGE_PAGE: u64 = 9;
+pub const OBJ_X86_PAGE_TABLE: u64 = 10;
+pub const OBJ_X86_PAGE_DIRECTORY: u64 = 11;
+pub const LARGE_PAGE_BITS: u32 = 21;
+pub const PAGE_TABLE_BITS: u32 = 12;
+pub const PAGE_DIR_BITS: u32 = 12;
+pub const PDPT_BITS: u32 = 12;
+pub const PML4_BITS: u32 = 12;
+
+// --- x86_64 capability data, mapping attributes, registers ----------------------------------------
+
+/// The capability data that narrows an I/O port capability to `first..=last` when minting:
+/// `include/arch/x86/arch/64/mode/object/structures.bf`, block `io_port_capdata`
+/// (`firstPort` 16 bits above `lastPort` 16 bits); applied by `Arch_updateCapData` in
+/// `src/arch/x86/object/objecttype.c`, which refuses to widen the range.
+pub const fn io_port_cap_data(first: u16, last: u16) -> u64 {
+    ((first as u64) << 16) | last as u64
+}
+
+/// `vm_attributes` of a mapping (`include/arch/x86/arch/object/structures.bf`): 0 is write-back
+/// cached; this one sets the page-level cache disable bit (`x86PCDBit`, bit 1).
+pub const VM_ATTRIBUTES_DEFAULT: u64 = 0;
+pub const VM_ATTRIBUTES_UNCACHED: u64 = 1 << 1;
+
+/// `TCB_WriteRegisters` writes the first `count` registers of `frameRegisters`
+/// (`src/arch/x86/64/machine/registerset.c`): the instruction pointer, then the stack pointer.
+pub const USER_CONTEXT_RIP: usize = 0;
+pub const USER_CONTEXT_RSP: usize = 1;

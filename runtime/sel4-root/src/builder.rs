@@ -18,25 +18,25 @@
 //! reported naming the PD and the object. Every failure is an error message; nothing panics.
 
 use crate::abi;
+use crate::arch::{self, PageSize};
 use crate::elf::Program;
 use crate::layout::{self, PdInfo};
-use crate::sys::{self, BootInfo, ScratchMapping, FRAME_BYTES, SCRATCH_VADDR};
+use crate::sys::{self, BootInfo, ScratchMapping, FRAME_BYTES};
 use crate::syscalls::{CPtr, IpcBuffer};
-use crate::timer::{self, Timer};
+use crate::arch::Timer;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use rampart_spec::{Arch, PdSpec, SystemSpec};
+use rampart_spec::{PdSpec, SystemSpec};
 
 /// Capability pointers in the root CNode are resolved at full depth.
 const ROOT_DEPTH: u8 = abi::WORD_BITS as u8;
 /// Depth of a slot index in a PD's CNode, named through the root CNode's capability to it
 /// (which has no guard).
 const PD_CNODE_DEPTH: u8 = layout::PD_CNODE_BITS as u8;
-const LARGE_PAGE_BYTES: u64 = 1 << abi::LARGE_PAGE_BITS;
-const PAGE_BYTES: u64 = 1 << abi::PAGE_BITS;
+const PAGE_BYTES: u64 = PageSize::Small.bytes();
 
 /// One untyped capability and how much of it is used.
 struct Untyped {
@@ -45,25 +45,53 @@ struct Untyped {
     used_bytes: u64,
 }
 
-/// The boot information's (non-device) untyped memory, with the kernel's placement rule.
+/// One device untyped capability: memory-mapped device registers at fixed physical addresses.
+/// Frames come out of it only at its watermark, which only moves up (see [`Builder::device_frame`]).
+struct DeviceUntyped {
+    cap: CPtr,
+    paddr: u64,
+    size_bits: u32,
+    used_bytes: u64,
+}
+
+impl DeviceUntyped {
+    fn end(&self) -> u64 {
+        self.paddr.saturating_add(1u64 << self.size_bits)
+    }
+}
+
+/// The boot information's untyped memory, with the kernel's placement rule: the RAM untypeds
+/// every object comes from, and the device untypeds that device regions' frames come from.
 pub struct Memory {
     untypeds: Vec<Untyped>,
+    devices: Vec<DeviceUntyped>,
+    /// The physical ranges of the RAM untypeds, `[start, end)`: a device region must not overlap them.
+    ram: Vec<(u64, u64)>,
 }
 
 impl Memory {
     pub fn from_bootinfo(bi: &BootInfo) -> Memory {
         let mut untypeds = Vec::new();
+        let mut devices = Vec::new();
+        let mut ram = Vec::new();
         let mut i = 0;
         while let Some(d) = bi.untyped_desc(i) {
-            if !d.is_device && u32::from(d.size_bits) < 64 {
-                untypeds.push(Untyped { cap: d.cap, size_bits: u32::from(d.size_bits), used_bytes: 0 });
-            }
             i += 1;
+            let size_bits = u32::from(d.size_bits);
+            if size_bits >= 64 {
+                continue;
+            }
+            if d.is_device {
+                devices.push(DeviceUntyped { cap: d.cap, paddr: d.paddr, size_bits, used_bytes: 0 });
+            } else {
+                untypeds.push(Untyped { cap: d.cap, size_bits, used_bytes: 0 });
+                ram.push((d.paddr, d.paddr.saturating_add(1u64 << size_bits)));
+            }
         }
         // Smallest first: small objects fill small untypeds and leave the large ones whole for
         // large frames.
         untypeds.sort_by_key(|u| u.size_bits);
-        Memory { untypeds }
+        Memory { untypeds, devices, ram }
     }
 
     pub fn total_bytes(&self) -> u64 {
@@ -109,10 +137,11 @@ pub struct Pd {
 pub struct System {
     pub pds: Vec<Pd>,
     pub monitor_endpoint: CPtr,
-    /// The PIT, whose interrupt signals the monitor's notification (bound to the monitor), unless
-    /// a PD owns the PIT (a timer PD): then `None`, and `pit_owner` names that PD.
+    /// The monitor's timer ([`arch::Timer`], the PIT on x86_64), whose interrupt signals the
+    /// monitor's notification (bound to the monitor), unless a PD owns the timer device (a timer
+    /// PD): then `None`, and `timer_owner` names that PD.
     pub timer: Option<Timer>,
-    pub pit_owner: Option<String>,
+    pub timer_owner: Option<String>,
     pub memory_used_bytes: u64,
     pub memory_total_bytes: u64,
     pub slots_used: u64,
@@ -339,32 +368,21 @@ impl Builder {
         Ok(slot)
     }
 
-    /// Make sure the paging structures that a mapping at `vaddr` needs exist in `vroot`: a PDPT
-    /// (512 GiB), a page directory (1 GiB) and, unless the mapping is a 2 MiB page, a page
-    /// table (2 MiB).
-    fn ensure_tables(&mut self, vroot: CPtr, vaddr: u64, large: bool, who: &str) -> Result<(), String> {
-        let levels: &[(u8, u32, u64, u32)] = &[
-            (3, 39, abi::OBJ_X86_PDPT, abi::PDPT_BITS),
-            (2, 30, abi::OBJ_X86_PAGE_DIRECTORY, abi::PAGE_DIR_BITS),
-            (1, 21, abi::OBJ_X86_PAGE_TABLE, abi::PAGE_TABLE_BITS),
-        ];
-        for &(level, shift, object_type, bits) in levels {
-            if level == 1 && large {
+    /// Make sure the paging structures that a mapping of a `size` frame at `vaddr` needs exist in
+    /// `vroot`: every level of [`arch::PAGING_LEVELS`] that covers more than the frame.
+    fn ensure_tables(&mut self, vroot: CPtr, vaddr: u64, size: PageSize, who: &str) -> Result<(), String> {
+        for level in arch::PAGING_LEVELS {
+            if !level.needed_for(size) {
                 break;
             }
-            let key = (vroot, level, vaddr >> shift);
+            let key = (vroot, level.level, vaddr >> level.shift);
             if self.tables.contains(&key) {
                 continue;
             }
             let what = format!("a paging structure of {who} (for {:#x})", vaddr);
-            let table = self.create(object_type, bits, 0, &what)?;
-            let base = (vaddr >> shift) << shift;
-            let mapped = match level {
-                3 => sys::pdpt_map(&self.ipc, table, vroot, base, abi::VM_ATTRIBUTES_DEFAULT),
-                2 => sys::page_directory_map(&self.ipc, table, vroot, base, abi::VM_ATTRIBUTES_DEFAULT),
-                _ => sys::page_table_map(&self.ipc, table, vroot, base, abi::VM_ATTRIBUTES_DEFAULT),
-            };
-            match mapped {
+            let table = self.create(level.object.object_type, level.object.size_bits, 0, &what)?;
+            let base = (vaddr >> level.shift) << level.shift;
+            match arch::map_table(&self.ipc, level, table, vroot, base) {
                 // DeleteFirst: the kernel made this one at boot (the root task's own VSpace).
                 Ok(()) | Err(abi::ERROR_DELETE_FIRST) => self.tables.push(key),
                 Err(e) => return Err(format!("mapping {what} failed: seL4 error {e}")),
@@ -373,19 +391,19 @@ impl Builder {
         Ok(())
     }
 
-    /// Map `frame` at `vaddr` in `vroot`.
+    /// Map `frame` (of `size`) at `vaddr` in `vroot`.
     #[allow(clippy::too_many_arguments)]
-    fn map(&mut self, vroot: CPtr, frame: CPtr, vaddr: u64, large: bool, write: bool, cached: bool, who: &str) -> Result<(), String> {
-        self.ensure_tables(vroot, vaddr, large, who)?;
+    fn map(&mut self, vroot: CPtr, frame: CPtr, vaddr: u64, size: PageSize, write: bool, cached: bool, who: &str) -> Result<(), String> {
+        self.ensure_tables(vroot, vaddr, size, who)?;
         let rights = if write { abi::CAP_RIGHTS_READ | abi::CAP_RIGHTS_WRITE } else { abi::CAP_RIGHTS_READ };
-        let attr = if cached { abi::VM_ATTRIBUTES_DEFAULT } else { abi::VM_ATTRIBUTES_UNCACHED };
-        sys::page_map(&self.ipc, frame, vroot, vaddr, rights, attr).map_err(|e| format!("mapping a frame of {who} at {vaddr:#x} failed: seL4 error {e}"))
+        arch::map_frame(&self.ipc, frame, vroot, vaddr, rights, cached).map_err(|e| format!("mapping a frame of {who} at {vaddr:#x} failed: seL4 error {e}"))
     }
 
     /// A fresh 4 KiB frame, filled by `fill` through the scratch mapping (not mapped at all when
     /// `fill` is `None`: new frames are zero).
     fn frame(&mut self, what: &str, fill: Option<&dyn Fn(&mut ScratchMapping)>) -> Result<CPtr, String> {
-        let frame = self.create(abi::OBJ_X86_4K, abi::PAGE_BITS, 0, what)?;
+        let kind = arch::frame_object(PageSize::Small);
+        let frame = self.create(kind.object_type, kind.size_bits, 0, what)?;
         if let Some(fill) = fill {
             let mut scratch = ScratchMapping::map(&mut self.ipc, frame).map_err(|e| format!("mapping {what} into the root task failed: seL4 error {e}"))?;
             fill(&mut scratch);
@@ -393,19 +411,61 @@ impl Builder {
         Ok(frame)
     }
 
+    /// The frame of `size` at physical address `paddr`, for memory region `name`, out of the
+    /// device untyped that covers it. The kernel places a retyped object at the untyped's
+    /// watermark aligned up to the object's size, so the watermark is first advanced to `paddr`
+    /// with filler untyped objects (each as large as the watermark's alignment and the gap
+    /// allow); it only moves up, so a frame below the watermark is refused (callers go in
+    /// ascending address order). Memory that is RAM, or that no device untyped covers (the
+    /// kernel keeps it), is refused naming the region and the address.
+    fn device_frame(&mut self, name: &str, paddr: u64, size: PageSize) -> Result<CPtr, String> {
+        let end = paddr.saturating_add(size.bytes());
+        let what = format!("memory region `{name}` at physical address {paddr:#x}");
+        if let Some(&(s, e)) = self.mem.ram.iter().find(|&&(s, e)| paddr < e && s < end) {
+            return Err(format!("{what} is RAM (the kernel gives [{s:#x}, {e:#x}) out as ordinary untyped memory), not device memory: phys_addr must name device registers"));
+        }
+        let Some(index) = self.mem.devices.iter().position(|d| d.paddr <= paddr && end <= d.end()) else {
+            return Err(format!("{what}: no device untyped memory covers [{paddr:#x}, {end:#x}) (the kernel keeps it for itself, or it is outside the physical address space)"));
+        };
+        let (cap, base, used) = {
+            let d = &self.mem.devices[index];
+            (d.cap, d.paddr, d.used_bytes)
+        };
+        let target = paddr - base;
+        if target < used {
+            return Err(format!("{what}: the device memory up to {:#x} is already handed out (device frames are made in ascending address order)", base + used));
+        }
+        let mut at = used;
+        while at < target {
+            // The largest filler that starts at the watermark without crossing the target.
+            let align_bits = if at == 0 { 63 } else { at.trailing_zeros() };
+            let gap_bits = 63 - (target - at).leading_zeros();
+            let bits = align_bits.min(gap_bits);
+            let slot = self.slot(&format!("device memory below {what}"))?;
+            sys::untyped_retype(&self.ipc, cap, abi::OBJ_UNTYPED, bits.into(), abi::CAP_INIT_THREAD_CNODE, 0, 0, slot, 1)
+                .map_err(|e| format!("Untyped_Retype of the device memory at {:#x} below {what} failed: seL4 error {e}", base + at))?;
+            at += 1u64 << bits;
+        }
+        let kind = arch::frame_object(size);
+        let slot = self.slot(&what)?;
+        sys::untyped_retype(&self.ipc, cap, kind.object_type, 0, abi::CAP_INIT_THREAD_CNODE, 0, 0, slot, 1).map_err(|e| format!("Untyped_Retype of the frame of {what} failed: seL4 error {e}"))?;
+        self.mem.devices[index].used_bytes = target + size.bytes();
+        Ok(slot)
+    }
+
     /// Build and start every PD of `spec`. `program_of(i)` is PD `i`'s ELF file.
     pub fn build<'p>(&mut self, spec: &SystemSpec, program_of: &dyn Fn(usize) -> Option<&'p [u8]>) -> Result<System, String> {
-        if spec.arch != Arch::X86_64 {
-            return Err(format!("this root task builds x86_64 systems, not {}", spec.arch.name()));
+        if spec.arch != arch::SPEC_ARCH {
+            return Err(format!("this root task builds {} systems, not {}", arch::SPEC_ARCH.name(), spec.arch.name()));
         }
         if let Some((what, name)) = layout::unsupported(spec) {
             let kind = if what.of_pd() { "PD" } else { "memory region" };
             return Err(format!("{kind} `{name}` {}", what.describe()));
         }
         let monitor_endpoint = self.create(abi::OBJ_ENDPOINT, abi::ENDPOINT_BITS, 0, "the monitor's endpoint")?;
-        let pit_owner = pit_owner(spec).map(String::from);
-        let timer = if pit_owner.is_none() { Some(self.timer()?) } else { None };
-        self.ensure_tables(abi::CAP_INIT_THREAD_VSPACE, SCRATCH_VADDR, false, "the root task's scratch mapping")?;
+        let timer_owner = arch::timer_owner(spec).map(String::from);
+        let timer = if timer_owner.is_none() { Some(self.timer()?) } else { None };
+        self.ensure_tables(abi::CAP_INIT_THREAD_VSPACE, arch::SCRATCH_VADDR, PageSize::Small, "the root task's scratch mapping")?;
 
         // Regions: the frames of each region that some PD maps, made once.
         let mut region_frames: Vec<Vec<CPtr>> = vec![Vec::new(); spec.regions.len()];
@@ -413,13 +473,34 @@ impl Builder {
             if !spec.pds.iter().any(|p| p.maps.iter().any(|m| usize::from(m.region) == r)) {
                 continue;
             }
-            let large = region.page_size_bytes == LARGE_PAGE_BYTES;
-            let (object_type, bits) = if large { (abi::OBJ_X86_LARGE_PAGE, abi::LARGE_PAGE_BITS) } else { (abi::OBJ_X86_4K, abi::PAGE_BITS) };
+            let size = page_size_of(region)?;
+            let kind = arch::frame_object(size);
             let count = region.size_bytes / region.page_size_bytes;
+            if region.phys_addr.is_some() {
+                // Device memory: made below, in ascending address order.
+                region_frames[r] = vec![0; count as usize];
+                continue;
+            }
             for k in 0..count {
                 let what = format!("frame {k} of memory region `{}`", region.name);
-                region_frames[r].push(self.create(object_type, bits, 0, &what)?);
+                region_frames[r].push(self.create(kind.object_type, kind.size_bits, 0, &what)?);
             }
+        }
+        // Device regions' frames, at their physical addresses: every frame of every such region,
+        // lowest address first, because an untyped's watermark only moves up (the checker has
+        // refused overlapping regions).
+        let mut device_pages: Vec<(u64, usize, usize)> = Vec::new();
+        for (r, region) in spec.regions.iter().enumerate() {
+            if let (Some(phys), false) = (region.phys_addr, region_frames[r].is_empty()) {
+                for k in 0..region_frames[r].len() {
+                    device_pages.push((phys + k as u64 * region.page_size_bytes, r, k));
+                }
+            }
+        }
+        device_pages.sort_unstable();
+        for (paddr, r, k) in device_pages {
+            let region = &spec.regions[r];
+            region_frames[r][k] = self.device_frame(&region.name, paddr, page_size_of(region)?)?;
         }
 
         let mut objects = Vec::new();
@@ -462,62 +543,39 @@ impl Builder {
             pds,
             monitor_endpoint,
             timer,
-            pit_owner,
+            timer_owner,
             memory_used_bytes: self.mem.used_bytes(),
             memory_total_bytes: self.mem.total_bytes(),
             slots_used: self.next_slot - self.first_slot,
         })
     }
 
-    /// The monitor's timer: a notification bound to the root task's thread, signalled by the
-    /// PIT's interrupt, and the PIT's ports.
+    /// The monitor's timer ([`arch::make_timer`]): its interrupt signals a notification bound to
+    /// the root task's thread.
     fn timer(&mut self) -> Result<Timer, String> {
         let notification = self.create(abi::OBJ_NOTIFICATION, abi::NOTIFICATION_BITS, 0, "the monitor's notification")?;
         sys::tcb_bind_notification(&self.ipc, abi::CAP_INIT_THREAD_TCB, notification).map_err(|e| format!("binding the monitor's notification failed: seL4 error {e}"))?;
         let badged = self.slot("the timer's notification capability")?;
         sys::cnode_mint(&self.ipc, abi::CAP_INIT_THREAD_CNODE, badged, ROOT_DEPTH, abi::CAP_INIT_THREAD_CNODE, notification, ROOT_DEPTH, abi::CAP_RIGHTS_WRITE, layout::TIMER_BADGE)
             .map_err(|e| format!("minting the timer's notification capability failed: seL4 error {e}"))?;
-        let irq = self.slot("the timer's IRQ handler")?;
-        // Edge-triggered (0), active high (0): ISA IRQ 0 as the ACPI tables describe it. The first
-        // user vector.
-        sys::irq_control_get_ioapic(&self.ipc, abi::CAP_INIT_THREAD_CNODE, irq, ROOT_DEPTH, 0, timer::PIT_IOAPIC_PIN, 0, 0, timer::PIT_VECTOR)
-            .map_err(|e| format!("getting the timer's IRQ (I/O APIC pin {}) failed: seL4 error {e}", timer::PIT_IOAPIC_PIN))?;
-        sys::irq_handler_set_notification(&self.ipc, irq, badged).map_err(|e| format!("routing the timer's IRQ failed: seL4 error {e}"))?;
-        let ports = self.slot("the timer's I/O ports")?;
-        sys::cnode_mint(
-            &self.ipc,
-            abi::CAP_INIT_THREAD_CNODE,
-            ports,
-            ROOT_DEPTH,
-            abi::CAP_INIT_THREAD_CNODE,
-            abi::CAP_IO_PORT,
-            ROOT_DEPTH,
-            abi::CAP_RIGHTS_ALL,
-            abi::io_port_cap_data(timer::PIT_CHANNEL0, timer::PIT_COMMAND),
-        )
-        .map_err(|e| format!("minting the timer's I/O port capability failed: seL4 error {e}"))?;
-        Ok(Timer { ports, irq })
+        let ipc = self.ipc;
+        arch::make_timer(&ipc, badged, &mut |what| self.slot(what))
     }
 
-    /// The IRQ handler capabilities of `pd`'s `<irq>`s, each from `IRQControl_GetIOAPIC` and bound
+    /// The IRQ handler capabilities of `pd`'s `<irq>`s, each from [`arch::irq_handler`] and bound
     /// to a capability to `notification` badged with the IRQ's id bit. They live in the root
     /// CNode (a restarted PD gets copies again; the kernel issues a handler only once).
     fn irq_handlers_of(&mut self, pd: &PdSpec, notification: CPtr) -> Result<Vec<(u8, CPtr)>, String> {
         let mut handlers = Vec::new();
         for irq in &pd.irqs {
-            let rampart_spec::IrqSource::Ioapic { ioapic, pin, vector, trigger, polarity } = irq.source else {
-                return Err(format!("PD `{}` has an ARM IRQ (id {}), but this root task builds x86_64 systems", pd.name, irq.id));
-            };
-            let what = format!("IRQ {} (I/O APIC {ioapic} pin {pin}, vector {vector}) of PD `{}`", irq.id, pd.name);
+            let what = format!("IRQ {} ({}) of PD `{}`", irq.id, arch::describe_irq(&irq.source), pd.name);
             let badged = self.slot(&what)?;
             sys::cnode_mint(&self.ipc, abi::CAP_INIT_THREAD_CNODE, badged, ROOT_DEPTH, abi::CAP_INIT_THREAD_CNODE, notification, ROOT_DEPTH, abi::CAP_RIGHTS_WRITE, 1 << irq.id)
                 .map_err(|e| format!("minting the notification capability for {what} failed: seL4 error {e}"))?;
             let handler = self.slot(&what)?;
-            let level = u64::from(trigger == rampart_spec::Trigger::Level);
-            let low = u64::from(polarity == rampart_spec::Polarity::ActiveLow);
-            sys::irq_control_get_ioapic(&self.ipc, abi::CAP_INIT_THREAD_CNODE, handler, ROOT_DEPTH, ioapic.into(), pin.into(), level, low, vector.into()).map_err(|e| {
-                let hint = if u64::from(vector) == timer::PIT_VECTOR { " (the monitor's timer uses vector 0 unless a timer PD owns the PIT)" } else { "" };
-                format!("getting the handler of {what} failed: seL4 error {e}{hint}")
+            arch::irq_handler(&self.ipc, &irq.source, abi::CAP_INIT_THREAD_CNODE, handler, ROOT_DEPTH).map_err(|e| match e {
+                arch::Refused::Kernel(_) => format!("getting the handler of {what} failed: {e}{}", arch::irq_refusal_hint(&irq.source)),
+                arch::Refused::NotOnThisArch(_) => format!("{what}: {e}"),
             })?;
             sys::irq_handler_set_notification(&self.ipc, handler, badged).map_err(|e| format!("routing {what} to its PD failed: seL4 error {e}"))?;
             handlers.push((irq.id, handler));
@@ -533,8 +591,8 @@ impl Builder {
         let ipc_vaddr = layout::ipc_buffer_vaddr(stack_top);
         let mut frames = 0;
 
-        let vroot = self.create(abi::OBJ_X64_PML4, abi::PML4_BITS, 0, &format!("the VSpace of {who}"))?;
-        sys::asid_pool_assign(&self.ipc, abi::CAP_INIT_THREAD_ASID_POOL, vroot).map_err(|e| format!("assigning an ASID to {who} failed: seL4 error {e}"))?;
+        let vroot = self.create(arch::VSPACE_ROOT.object_type, arch::VSPACE_ROOT.size_bits, 0, &format!("the VSpace of {who}"))?;
+        arch::assign_asid(&self.ipc, vroot).map_err(|e| format!("assigning an ASID to {who} failed: seL4 error {e}"))?;
         let cnode = self.create(abi::OBJ_CNODE, layout::PD_CNODE_BITS + abi::SLOT_BITS, layout::PD_CNODE_BITS.into(), &format!("the CSpace of {who}"))?;
         let tcb = self.create(abi::OBJ_TCB, abi::TCB_BITS, 0, &format!("the TCB of {who}"))?;
         let (notification, endpoint) = match keep {
@@ -591,7 +649,7 @@ impl Builder {
             };
             let what = format!("the program page at {page:#x} of {who}");
             let frame = self.frame(&what, if segments.is_empty() { None } else { Some(&fill) })?;
-            self.map(vroot, frame, page, false, write, true, &who)?;
+            self.map(vroot, frame, page, PageSize::Small, write, true, &who)?;
             frames += 1;
         }
 
@@ -599,7 +657,7 @@ impl Builder {
         let mut page = stack_bottom;
         while page < stack_top {
             let frame = self.frame(&format!("a stack page of {who}"), None)?;
-            self.map(vroot, frame, page, false, true, true, &who)?;
+            self.map(vroot, frame, page, PageSize::Small, true, true, &who)?;
             frames += 1;
             page += PAGE_BYTES;
         }
@@ -608,16 +666,16 @@ impl Builder {
         let info = pd_info(index, pd, self.tsc_mhz, self.clock_origin_tsc).encode();
         let fill = |m: &mut ScratchMapping| m.write(layout::PD_INFO_OFFSET, &info);
         let ipc_frame = self.frame(&format!("the IPC buffer of {who}"), Some(&fill))?;
-        self.map(vroot, ipc_frame, ipc_vaddr, false, true, true, &who)?;
+        self.map(vroot, ipc_frame, ipc_vaddr, PageSize::Small, true, true, &who)?;
         frames += 1;
 
         // Memory regions, each mapping through its own capabilities to the shared frames.
         for m in &pd.maps {
             let region = &spec.regions[usize::from(m.region)];
-            let large = region.page_size_bytes == LARGE_PAGE_BYTES;
+            let size = page_size_of(region)?;
             for (k, &frame) in region_frames[usize::from(m.region)].clone().iter().enumerate() {
                 let cap = self.copy(frame, &format!("a mapping of memory region `{}` in {who}", region.name))?;
-                self.map(vroot, cap, m.vaddr + k as u64 * region.page_size_bytes, large, m.perms.write, m.cached, &who)?;
+                self.map(vroot, cap, m.vaddr + k as u64 * region.page_size_bytes, size, m.perms.write, m.cached, &who)?;
                 frames += 1;
             }
         }
@@ -659,7 +717,8 @@ impl Builder {
         }
         for p in &pd.ioports {
             let last = (u32::from(p.addr) + p.size - 1).min(0xffff) as u16;
-            mint(layout::SLOT_IOPORT_BASE + u64::from(p.id), abi::CAP_IO_PORT, abi::CAP_RIGHTS_ALL, abi::io_port_cap_data(p.addr, last), "an I/O port capability")?;
+            arch::mint_ioports(ipc, o.cnode, layout::SLOT_IOPORT_BASE + u64::from(p.id), PD_CNODE_DEPTH, p.addr, last)
+                .map_err(|e| format!("giving {who} an I/O port capability failed: {e}"))?;
         }
         for &(id, handler) in self.irq_handlers.get(index).map(Vec::as_slice).unwrap_or(&[]) {
             sys::cnode_copy(ipc, o.cnode, layout::SLOT_IRQ_BASE + u64::from(id), PD_CNODE_DEPTH, abi::CAP_INIT_THREAD_CNODE, handler, ROOT_DEPTH, abi::CAP_RIGHTS_ALL)
@@ -682,9 +741,7 @@ impl Builder {
         if o.endpoint.is_some() {
             sys::tcb_bind_notification(ipc, o.tcb, o.notification).map_err(|e| format!("binding the notification of {who} failed: seL4 error {e}"))?;
         }
-        let mut regs = [0u64; 2];
-        regs[abi::USER_CONTEXT_RIP] = o.entry;
-        regs[abi::USER_CONTEXT_RSP] = spec.arch.stack_top();
+        let regs = arch::start_registers(o.entry, spec.arch.stack_top());
         sys::tcb_write_registers(ipc, o.tcb, false, &regs).map_err(|e| format!("setting the registers of {who} failed: seL4 error {e}"))
     }
 }
@@ -707,16 +764,7 @@ fn pd_info(index: usize, pd: &PdSpec, tsc_mhz: u64, clock_origin_tsc: u64) -> Pd
     }
 }
 
-/// The PD that owns the PC's PIT, if one does: its `<irq>` is ISA IRQ 0 (I/O APIC 0, pin
-/// [`timer::PIT_IOAPIC_PIN`]) or one of its `<ioport>` ranges covers the PIT's ports. Such a PD is
-/// the system's timer PD (`components/timer`), and the monitor then keeps no timer of its own.
-pub fn pit_owner(spec: &SystemSpec) -> Option<&str> {
-    spec.pds.iter().find_map(|pd| {
-        let irq = pd.irqs.iter().any(|i| matches!(i.source, rampart_spec::IrqSource::Ioapic { ioapic: 0, pin, .. } if u64::from(pin) == timer::PIT_IOAPIC_PIN));
-        let ports = pd.ioports.iter().any(|p| {
-            let end = u32::from(p.addr) + p.size;
-            u32::from(p.addr) <= u32::from(timer::PIT_COMMAND) && end > u32::from(timer::PIT_CHANNEL0)
-        });
-        (irq || ports).then_some(pd.name.as_str())
-    })
+/// The frame size of `region`'s pages (the checker allows only sizes the architecture has).
+fn page_size_of(region: &rampart_spec::RegionSpec) -> Result<PageSize, String> {
+    PageSize::of_bytes(region.page_size_bytes).ok_or_else(|| format!("memory region `{}` has pages of {:#x} bytes, which this architecture does not map", region.name, region.page_size_bytes))
 }

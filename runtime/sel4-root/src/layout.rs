@@ -327,7 +327,6 @@ impl<'a> SystemImage<'a> {
 pub enum Unsupported {
     PhysAddrSetvars,
     LongName,
-    FixedPhysAddr,
     Prefill,
 }
 
@@ -339,7 +338,6 @@ impl Unsupported {
                 "asks for physical addresses to be patched into its program (<setvar region_paddr>): the seL4 backend does not patch programs yet"
             }
             Unsupported::LongName => "has a name longer than 64 bytes",
-            Unsupported::FixedPhysAddr => "has a fixed physical address: the seL4 backend does not map device memory yet",
             Unsupported::Prefill => "is prefilled from a file: the seL4 backend does not prefill regions yet",
         }
     }
@@ -363,9 +361,6 @@ pub fn unsupported(spec: &rampart_spec::SystemSpec) -> Option<(Unsupported, &str
         }
     }
     for r in &spec.regions {
-        if r.phys_addr.is_some() {
-            return Some((Unsupported::FixedPhysAddr, &r.name));
-        }
         if r.prefill.is_some() {
             return Some((Unsupported::Prefill, &r.name));
         }

@@ -2,12 +2,13 @@
 //! the kernel starts.
 //!
 //! At boot it prints a banner and facts from the boot information through the debug console and
-//! mints an I/O port capability narrowed to the QEMU exit port (0xf4) from the capability to all
-//! ports; writing a status to that port makes QEMU's `isa-debug-exit` device end QEMU with
-//! `2 * status + 1`. Then:
+//! makes a capability to the machine's exit device only (`arch::make_exit_cap`; on x86_64 the
+//! I/O port capability narrowed to QEMU's exit port 0xf4, whose `isa-debug-exit` device ends QEMU
+//! with `2 * status + 1`). The architecture's `_start` (`arch/`) sets up the stack and calls
+//! `rampart_root_main`. Then:
 //!
 //! - with no system embedded (`rampart boot`), it checks that the narrowed capability refuses
-//!   another port and exits with 0: a self-test of the foundation;
+//!   anything else (another port) and exits with 0: a self-test of the foundation;
 //! - with a system image embedded (`rampart run`, see `build.rs` and [`layout::SystemImage`]),
 //!   it decodes the system spec, builds every PD ([`builder`]) and becomes the monitor
 //!   ([`monitor`]), which prints PD logs, reports faults and ends the system with the status a PD
@@ -53,6 +54,7 @@ macro_rules! println {
 
 mod abi;
 mod alloc_bump;
+mod arch;
 mod builder;
 mod elf;
 mod layout;
@@ -60,14 +62,8 @@ mod mem;
 mod monitor;
 mod sys;
 mod syscalls;
-mod timer;
 
 use sys::BootInfo;
-
-/// The I/O port of QEMU's `isa-debug-exit` device (images/boards/qemu-x86_64.toml).
-const EXIT_PORT: u16 = 0xf4;
-/// A port the narrowed capability must not reach (the POST diagnostic port, harmless if written).
-const OTHER_PORT: u16 = 0x80;
 
 const EXIT_OK: u8 = 0;
 const EXIT_MINT_FAILED: u8 = 2;
@@ -76,40 +72,22 @@ const EXIT_BAD_IMAGE: u8 = 4;
 const EXIT_BUILD_FAILED: u8 = 5;
 const EXIT_PANIC: u8 = 101;
 
-/// Bytes of the root task's stack (in .bss, which the kernel zeroes when it loads the image).
+/// Bytes of the root task's stack (in .bss, which the kernel zeroes when it loads the image); the
+/// architecture's `_start` sets it up.
 const STACK_SIZE_BYTES: usize = 64 * 1024;
 
 /// The system image the tool embedded (empty: none). See `build.rs`.
 static SYSTEM_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/system.img"));
 
-// The entry point. The kernel starts the root task with RDI = the boot information's address and
-// no stack; set one up (16-byte aligned, as the System V ABI wants at a call) and call Rust.
-core::arch::global_asm!(
-    ".section .bss.rampart_stack,\"aw\",@nobits",
-    ".p2align 4",
-    "rampart_stack_bottom:",
-    ".skip {stack_size}",
-    "rampart_stack_top:",
-    ".text",
-    ".globl _start",
-    ".type _start,@function",
-    "_start:",
-    "    lea rsp, [rip + rampart_stack_top]",
-    "    xor ebp, ebp",
-    "    call {main}",
-    "    ud2",
-    stack_size = const STACK_SIZE_BYTES,
-    main = sym rampart_root_main,
-);
-
 /// The capability the root task exits through: the narrowed one once minted.
-static EXIT_CAP: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(abi::CAP_IO_PORT);
+static EXIT_CAP: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(arch::EXIT_CAP_INITIAL);
 /// The root task's IPC buffer, for `exit` from anywhere (the panic handler).
 static IPC_BUFFER: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
+/// Called by the architecture's `_start` with the boot information's address.
 extern "C" fn rampart_root_main(bootinfo: *const u8) -> ! {
-    let start_tsc = syscalls::rdtsc();
-    // SAFETY: `_start` passes RDI unchanged, which the kernel set to the boot information frame
+    let start_tsc = syscalls::timestamp();
+    // SAFETY: `_start` passes on unchanged what the kernel set, the address of to the boot information frame
     // it mapped for this task and never changes afterwards.
     let bi = unsafe { BootInfo::from_ptr(bootinfo) };
     let ipc = bi.ipc_buffer();
@@ -128,34 +106,32 @@ extern "C" fn rampart_root_main(bootinfo: *const u8) -> ! {
         bi.tsc_mhz()
     );
 
-    // Narrow the capability to every I/O port down to the exit port, into the first empty slot.
-    // (seL4 5.0.0 has no IOPortControl; CNode_Mint with I/O port capability data does this.)
+    // A capability to the exit device only (on x86_64: every I/O port narrowed to QEMU's exit
+    // port), into the first empty slot.
     let slot = empty.start;
     if slot >= empty.end {
         println!("rampart: no empty slot to mint into");
-        exit(abi::CAP_IO_PORT, EXIT_MINT_FAILED);
+        exit(arch::EXIT_CAP_INITIAL, EXIT_MINT_FAILED);
     }
-    let depth = abi::WORD_BITS as u8;
-    let data = abi::io_port_cap_data(EXIT_PORT, EXIT_PORT);
-    match sys::cnode_mint(&ipc, abi::CAP_INIT_THREAD_CNODE, slot, depth, abi::CAP_INIT_THREAD_CNODE, abi::CAP_IO_PORT, depth, abi::CAP_RIGHTS_ALL, data) {
-        Ok(()) => println!("rampart: minted an I/O port capability for port {EXIT_PORT:#x} only, in slot {slot}"),
+    match arch::make_exit_cap(&ipc, slot) {
+        Ok(what) => println!("rampart: minted {what}, in slot {slot}"),
         Err(e) => {
-            println!("rampart: CNode_Mint of the I/O port capability failed: seL4 error {e}");
-            exit(abi::CAP_IO_PORT, EXIT_MINT_FAILED);
+            println!("rampart: {e}");
+            exit(arch::EXIT_CAP_INITIAL, EXIT_MINT_FAILED);
         }
     }
     EXIT_CAP.store(slot, core::sync::atomic::Ordering::Relaxed);
 
     if SYSTEM_IMAGE.is_empty() {
-        // The self-test: the narrowed capability must refuse any other port.
-        match sys::ioport_out8(&ipc, slot, OTHER_PORT, 0) {
-            Err(abi::ERROR_ILLEGAL_OPERATION) => println!("rampart: port {OTHER_PORT:#x} refused through it, as it must be"),
-            other => {
-                println!("rampart: writing port {OTHER_PORT:#x} through it gave {other:?}, expected seL4_IllegalOperation");
+        // The self-test: the narrowed capability must refuse anything else.
+        match arch::exit_cap_self_test(&ipc, slot) {
+            Ok(what) => println!("rampart: {what}"),
+            Err(e) => {
+                println!("rampart: {e}");
                 exit(slot, EXIT_NOT_NARROW);
             }
         }
-        println!("rampart: exiting with status {EXIT_OK} through port {EXIT_PORT:#x}");
+        println!("rampart: exiting with status {EXIT_OK} through {}", arch::EXIT_DEVICE);
         exit(slot, EXIT_OK)
     }
 
@@ -183,7 +159,7 @@ extern "C" fn rampart_root_main(bootinfo: *const u8) -> ! {
             exit(slot, EXIT_BUILD_FAILED)
         }
     };
-    let ticks = syscalls::rdtsc() - start_tsc;
+    let ticks = syscalls::timestamp() - start_tsc;
     let mhz = bi.tsc_mhz().max(1);
     for p in &system.pds {
         println!("rampart: PD `{}` started: {} frames, {} KiB of kernel objects and frames", p.name, p.frames, p.memory_bytes / 1024);
@@ -196,21 +172,21 @@ extern "C" fn rampart_root_main(bootinfo: *const u8) -> ! {
         system.slots_used,
         alloc_bump::used_bytes() / 1024
     );
-    if let Some(owner) = &system.pit_owner {
-        println!("rampart: PD `{owner}` owns the PIT (the timer PD): the monitor serves no alarms");
+    if let Some(owner) = &system.timer_owner {
+        println!("rampart: PD `{owner}` owns {} (the timer PD): the monitor serves no alarms", arch::TIMER_DEVICE);
     }
     let programs = (0..spec.pds.len()).map(|i| image.program_of(i).unwrap_or(&[])).collect();
     let hold = image.flags & layout::IMAGE_FLAG_HOLD != 0;
     monitor::Monitor::new(ipc, system, builder, spec, programs, hold, slot, bi.tsc_mhz(), start_tsc).run()
 }
 
-/// Write `status` to the exit port through `cap`; QEMU ends. Halts if the write fails.
+/// Write `status` to the exit device through `cap`; QEMU ends. Halts if the write fails.
 pub fn exit(cap: syscalls::CPtr, status: u8) -> ! {
     let base = IPC_BUFFER.load(core::sync::atomic::Ordering::Relaxed) as *mut u64;
     // SAFETY: the root task's IPC buffer, recorded at entry (exit is only reached after that).
     let ipc = unsafe { syscalls::IpcBuffer::new(base) };
-    if let Err(e) = sys::ioport_out8(&ipc, cap, EXIT_PORT, status) {
-        println!("rampart: cannot exit through port {EXIT_PORT:#x}: seL4 error {e}; halting");
+    if let Err(e) = arch::exit_machine(&ipc, cap, status) {
+        println!("rampart: cannot exit through {}: seL4 error {e}; halting", arch::EXIT_DEVICE);
     }
     syscalls::debug_halt()
 }

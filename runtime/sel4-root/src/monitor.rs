@@ -9,7 +9,7 @@
 //!   with the PD's name, the fault and its address; the PD stops.
 //!
 //! It also keeps each PD's alarm: a `SetAlarm` request records the deadline, and the timer
-//! ([`crate::timer`], whose interrupt signals the monitor's bound notification) is armed for the
+//! ([`crate::arch::Timer`], whose interrupt signals the monitor's bound notification) is armed for the
 //! earliest one; when a deadline passes, the monitor signals that PD's notification with
 //! [`layout::ALARM_BADGE`].
 //!
@@ -37,6 +37,7 @@
 //! When every PD is held, the system ends with status 1.
 
 use crate::abi;
+use crate::arch::{self, PageSize};
 use crate::builder::{Builder, System};
 use crate::layout::{self, fault_code, MonitorLabel};
 use crate::syscalls::{self, message_info, CPtr, IpcBuffer, Received};
@@ -123,7 +124,7 @@ impl Monitor {
 
     /// Nanoseconds since the root task started: the system clock, as every PD computes it.
     fn now_ns(&self) -> u64 {
-        let ticks = syscalls::rdtsc().saturating_sub(self.start_tsc);
+        let ticks = syscalls::timestamp().saturating_sub(self.start_tsc);
         if self.tsc_mhz == 0 {
             return 0;
         }
@@ -273,10 +274,8 @@ impl Monitor {
                 self.last_fault[pd] = (kind, code);
                 self.alarms[pd] = NO_ALARM;
                 if let Some(tomb) = self.tombstones[pd] {
-                    // On a fresh frame at the top of its stack, as if called (RSP = 8 mod 16).
-                    let mut regs = [0u64; 2];
-                    regs[abi::USER_CONTEXT_RIP] = tomb;
-                    regs[abi::USER_CONTEXT_RSP] = self.spec.arch.stack_top() - 8;
+                    // On a fresh frame at the top of its stack, as if called.
+                    let regs = arch::start_registers(tomb, arch::call_frame_sp(self.spec.arch.stack_top()));
                     match crate::sys::tcb_write_registers(&self.ipc, self.system.pds[pd].tcb, true, &regs) {
                         Ok(()) => {
                             self.life[pd] = Life::Dying;
@@ -346,11 +345,11 @@ impl Monitor {
 
     /// Rebuild PD `pd` from its pristine program into fresh memory and start it.
     fn restart(&mut self, pd: usize, why: &str) {
-        let started = syscalls::rdtsc();
+        let started = syscalls::timestamp();
         let used_before = self.builder.memory_used_bytes();
         match self.builder.rebuild(&self.spec, pd, self.programs[pd]) {
             Ok(r) => {
-                let us = (syscalls::rdtsc() - started) / self.tsc_mhz.max(1);
+                let us = (syscalls::timestamp() - started) / self.tsc_mhz.max(1);
                 let p = &mut self.system.pds[pd];
                 p.tcb = r.tcb;
                 p.stack_bottom = r.stack_bottom;
@@ -429,28 +428,18 @@ impl Monitor {
             abi::FAULT_VM => {
                 let addr = mr(abi::VM_FAULT_ADDR);
                 let ip = mr(abi::VM_FAULT_IP);
-                // The x86 page-fault error code: bit 0 the page was present, 1 a write, 4 a fetch.
-                let fsr = mr(abi::VM_FAULT_FSR);
-                let access = if fsr & 0x10 != 0 || mr(abi::VM_FAULT_PREFETCH) != 0 {
-                    "instruction fetch"
-                } else if fsr & 0x2 != 0 {
-                    "write"
-                } else {
-                    "read"
-                };
-                let why = if fsr & 0x1 != 0 { "not allowed by the mapping" } else { "nothing is mapped there" };
-                // This kernel keeps only the low 32 bits of the fault address (`handleVMFault` in
-                // src/arch/x86/kernel/vspace.c stores CR2 in a uint32_t), so compare those.
-                let low = |a: u64| a & 0xffff_ffff;
-                let guard = p.stack_bottom - (1 << abi::PAGE_BITS);
-                let hint = if (low(guard)..low(guard) + (1 << abi::PAGE_BITS)).contains(&low(addr)) {
+                let (access, why) = arch::describe_vm_fault(mr(abi::VM_FAULT_FSR), mr(abi::VM_FAULT_PREFETCH));
+                let low = |a: u64| a & arch::VM_FAULT_ADDR_MASK;
+                let guard = p.stack_bottom - PageSize::Small.bytes();
+                let hint = if (low(guard)..low(guard) + PageSize::Small.bytes()).contains(&low(addr)) {
                     ": the guard page below its stack, so a stack overflow (raise stack_size in system.xml)"
                 } else {
                     ""
                 };
                 println!(
-                    "rampart: PD `{}` faulted: memory fault, {access} at {addr:#x} (the low 32 bits of the address: this kernel reports no more), {why}{hint}; instruction at {ip:#x}",
-                    p.name
+                    "rampart: PD `{}` faulted: memory fault, {access} at {addr:#x}{}, {why}{hint}; instruction at {ip:#x}",
+                    p.name,
+                    arch::VM_FAULT_ADDR_NOTE
                 );
             }
             abi::FAULT_CAP => {

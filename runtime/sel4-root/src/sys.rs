@@ -4,9 +4,12 @@
 //! extra capabilities in the IPC buffer, the others in message registers in XML order, small ones
 //! packed into one word where the kernel's decoder reads them so: see `tcb_write_registers`).
 //!
-//! The system calls themselves and all `unsafe` that enters the kernel are in `syscalls.rs`.
+//! These are the invocations every architecture has; the architecture's own (paging structures,
+//! frames, ASIDs, interrupt sources, I/O ports) are in `arch/`. The system calls themselves and
+//! all `unsafe` that enters the kernel are in `syscalls.rs` and the stubs it includes.
 
 use crate::abi;
+use crate::arch;
 use crate::syscalls::{self, message_info, CPtr, IpcBuffer};
 
 /// An seL4 error code (`seL4_Error`), the label of a failed invocation's reply.
@@ -28,6 +31,8 @@ pub struct SlotRegion {
 #[derive(Clone, Copy, Debug)]
 pub struct UntypedDesc {
     pub cap: CPtr,
+    /// The physical address of its first byte (aligned to its size).
+    pub paddr: u64,
     pub size_bits: u8,
     pub is_device: bool,
 }
@@ -81,6 +86,7 @@ impl BootInfo {
         let at = abi::BOOTINFO_UNTYPED_LIST + i * abi::UNTYPED_DESC_BYTES;
         Some(UntypedDesc {
             cap: region.start + i as u64,
+            paddr: self.word(at + abi::UNTYPED_DESC_PADDR),
             size_bits: self.byte(at + abi::UNTYPED_DESC_SIZE_BITS),
             is_device: self.byte(at + abi::UNTYPED_DESC_IS_DEVICE) != 0,
         })
@@ -94,7 +100,7 @@ impl BootInfo {
 }
 
 /// Invoke `cap` with `label`, `caps` extra capabilities and `args` message registers.
-fn invoke(ipc: &IpcBuffer, cap: CPtr, label: u64, caps: &[CPtr], args: &[u64]) -> Result<(), Error> {
+pub(crate) fn invoke(ipc: &IpcBuffer, cap: CPtr, label: u64, caps: &[CPtr], args: &[u64]) -> Result<(), Error> {
     for (i, c) in caps.iter().enumerate() {
         ipc.set_cap(i, *c);
     }
@@ -173,49 +179,6 @@ pub fn tcb_bind_notification(ipc: &IpcBuffer, tcb: CPtr, notification: CPtr) -> 
     invoke(ipc, tcb, abi::LABEL_TCB_BIND_NOTIFICATION, &[notification], &[])
 }
 
-/// `seL4_X86_PDPT_Map`.
-pub fn pdpt_map(ipc: &IpcBuffer, pdpt: CPtr, pml4: CPtr, vaddr: u64, attr: u64) -> Result<(), Error> {
-    invoke(ipc, pdpt, abi::LABEL_X86_PDPT_MAP, &[pml4], &[vaddr, attr])
-}
-
-/// `seL4_X86_PageDirectory_Map`.
-pub fn page_directory_map(ipc: &IpcBuffer, pd: CPtr, vroot: CPtr, vaddr: u64, attr: u64) -> Result<(), Error> {
-    invoke(ipc, pd, abi::LABEL_X86_PAGE_DIRECTORY_MAP, &[vroot], &[vaddr, attr])
-}
-
-/// `seL4_X86_PageTable_Map`.
-pub fn page_table_map(ipc: &IpcBuffer, pt: CPtr, vroot: CPtr, vaddr: u64, attr: u64) -> Result<(), Error> {
-    invoke(ipc, pt, abi::LABEL_X86_PAGE_TABLE_MAP, &[vroot], &[vaddr, attr])
-}
-
-/// `seL4_X86_Page_Map` (a 4 KiB or 2 MiB frame).
-pub fn page_map(ipc: &IpcBuffer, frame: CPtr, vroot: CPtr, vaddr: u64, rights: u64, attr: u64) -> Result<(), Error> {
-    invoke(ipc, frame, abi::LABEL_X86_PAGE_MAP, &[vroot], &[vaddr, rights, attr])
-}
-
-/// `seL4_X86_Page_Unmap`.
-pub fn page_unmap(ipc: &IpcBuffer, frame: CPtr) -> Result<(), Error> {
-    invoke(ipc, frame, abi::LABEL_X86_PAGE_UNMAP, &[], &[])
-}
-
-/// `seL4_X86_ASIDPool_Assign`: give a new VSpace (PML4) an address space id.
-pub fn asid_pool_assign(ipc: &IpcBuffer, pool: CPtr, vroot: CPtr) -> Result<(), Error> {
-    invoke(ipc, pool, abi::LABEL_X86_ASID_POOL_ASSIGN, &[vroot], &[])
-}
-
-/// `seL4_X86_IOPort_Out8`: write `value` to `port` if the capability covers it.
-pub fn ioport_out8(ipc: &IpcBuffer, cap: CPtr, port: u16, value: u8) -> Result<(), Error> {
-    invoke(ipc, cap, abi::LABEL_X86_IOPORT_OUT8, &[], &[port.into(), value.into()])
-}
-
-/// `seL4_IRQControl_GetIOAPIC`: a handler capability, into `index`/`depth` of `root`, for I/O
-/// APIC `ioapic`'s `pin` (`level`: 1 level-, 0 edge-triggered; `polarity`: 1 active low),
-/// delivered on user vector number `vector` (counted from the first user vector).
-#[allow(clippy::too_many_arguments)]
-pub fn irq_control_get_ioapic(ipc: &IpcBuffer, root: CPtr, index: u64, depth: u8, ioapic: u64, pin: u64, level: u64, polarity: u64, vector: u64) -> Result<(), Error> {
-    invoke(ipc, abi::CAP_IRQ_CONTROL, abi::LABEL_X86_IRQ_ISSUE_IRQ_HANDLER_IOAPIC, &[root], &[index, depth.into(), ioapic, pin, level, polarity, vector])
-}
-
 /// `seL4_IRQHandler_SetNotification`: the interrupt signals `notification` (with its badge).
 pub fn irq_handler_set_notification(ipc: &IpcBuffer, handler: CPtr, notification: CPtr) -> Result<(), Error> {
     invoke(ipc, handler, abi::LABEL_IRQ_SET_IRQ_HANDLER, &[notification], &[])
@@ -240,14 +203,10 @@ pub fn debug_name_thread(ipc: &IpcBuffer, tcb: CPtr, name: &[u8]) {
     syscalls::send_null(abi::SYS_DEBUG_NAME_THREAD, tcb);
 }
 
-/// Where the root task maps a frame it fills (a program page, a PD's IPC buffer): the first
-/// address of the second PML4 slot, far from everything the kernel mapped for the root task
-/// (its image, boot information and IPC buffer lie in the first 512 GiB).
-pub const SCRATCH_VADDR: u64 = 0x80_0000_0000;
 /// Bytes of a 4 KiB frame.
 pub const FRAME_BYTES: usize = 1 << abi::PAGE_BITS;
 
-/// A 4 KiB frame mapped read-write at [`SCRATCH_VADDR`] in the root task's VSpace, unmapped when
+/// A 4 KiB frame mapped read-write at [`arch::SCRATCH_VADDR`] in the root task's VSpace, unmapped when
 /// dropped. At most one exists at a time (it borrows the IPC buffer mutably).
 pub struct ScratchMapping<'a> {
     ipc: &'a mut IpcBuffer,
@@ -257,18 +216,18 @@ pub struct ScratchMapping<'a> {
 impl<'a> ScratchMapping<'a> {
     /// Map `frame` at the scratch address. Its page table must exist already.
     pub fn map(ipc: &'a mut IpcBuffer, frame: CPtr) -> Result<ScratchMapping<'a>, Error> {
-        page_map(ipc, frame, abi::CAP_INIT_THREAD_VSPACE, SCRATCH_VADDR, abi::CAP_RIGHTS_READ | abi::CAP_RIGHTS_WRITE, abi::VM_ATTRIBUTES_DEFAULT)?;
+        arch::map_frame(ipc, frame, abi::CAP_INIT_THREAD_VSPACE, arch::SCRATCH_VADDR, abi::CAP_RIGHTS_READ | abi::CAP_RIGHTS_WRITE, true)?;
         Ok(ScratchMapping { ipc, frame })
     }
 
     /// Copy `bytes` into the frame at byte offset `at`.
     pub fn write(&mut self, at: usize, bytes: &[u8]) {
         assert!(at.checked_add(bytes.len()).is_some_and(|end| end <= FRAME_BYTES));
-        // SAFETY: while `self` lives the frame is mapped read-write at SCRATCH_VADDR (`map`
+        // SAFETY: while `self` lives the frame is mapped read-write at arch::SCRATCH_VADDR (`map`
         // succeeded and only `drop` unmaps it), the range is inside it (asserted), and nothing
         // else refers to that address: only one ScratchMapping exists at a time, as it holds
         // the IPC buffer mutably.
-        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), (SCRATCH_VADDR as *mut u8).add(at), bytes.len()) };
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), (arch::SCRATCH_VADDR as *mut u8).add(at), bytes.len()) };
     }
 }
 
@@ -276,6 +235,6 @@ impl Drop for ScratchMapping<'_> {
     fn drop(&mut self) {
         // Unmapping a frame this mapping mapped cannot fail; if it ever did, the next `map`
         // reports the occupied address.
-        let _ = page_unmap(self.ipc, self.frame);
+        let _ = arch::unmap_frame(self.ipc, self.frame);
     }
 }

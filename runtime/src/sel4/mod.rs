@@ -505,8 +505,8 @@ macro_rules! __entry {
 /// times, as Intel's guidance says, since it may transiently report no data.
 pub(crate) fn entropy(out: &mut [u8]) -> Result<(), crate::entropy::NoEntropy> {
     const RETRIES: u32 = 10;
-    // SAFETY: CPUID leaf 1 exists on every x86_64 CPU.
-    let ecx = unsafe { core::arch::x86_64::__cpuid(1) }.ecx;
+    // CPUID leaf 1 exists on every x86_64 CPU.
+    let ecx = core::arch::x86_64::__cpuid(1).ecx;
     if ecx & (1 << 30) == 0 {
         return Err(crate::entropy::NoEntropy);
     }
