@@ -226,3 +226,16 @@ fn a_pd_with_a_heap_allocates_and_frees_and_draws_fresh_randomness() {
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(t.contains("[heap_user] 16 rounds through a 1024 KiB heap; entropy ok"), "{t}");
 }
+
+#[test]
+fn usig_pds_certify_with_increasing_counters_verify_each_other_and_refuse_tampering() {
+    // tests/systems/usig.xml: the checks are in components/usig_client; the timing it logs
+    // afterwards is not judged here.
+    let o = run("tests/systems/usig.xml", &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("[usig0] USIG 0 up in epoch "), "{t}");
+    assert!(t.contains("[usig1] USIG 1 up in epoch "), "{t}");
+    assert!(t.contains("[usig_client] USIG checks passed: announcements, counters 1..3, verification, 5 kinds of tampering, malformed requests"), "{t}");
+    assert!(t.contains("[usig_client] bench HMAC-SHA256 create_ui: "), "{t}");
+}
