@@ -8,6 +8,8 @@ fn main() {
     let system = root.join("system.xml");
     println!("cargo:rerun-if-changed={}", system.display());
     println!("cargo:rerun-if-changed={}", root.join("images/boards").display());
+    // Which programs are components depends on which crates components/ holds.
+    println!("cargo:rerun-if-changed={}", root.join("components").display());
     let mut opts = rampart_sdf::Options::new(rampart_sdf::Board::default_board());
     opts.components = rampart_sdf::find_components(&root);
     match rampart_sdf::check_file(&system, &opts) {

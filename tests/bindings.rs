@@ -152,7 +152,7 @@ fn the_default_system_fails_the_tool_build_when_it_is_broken() {
     let dir = tempfile::tempdir().unwrap();
     let ws = workspace();
     copy_tree(&ws, dir.path(), &["target", ".git", "fuzz"]);
-    let xml = std::fs::read_to_string(ws.join("system.xml")).unwrap().replace(r#"perms="r""#, r#"perms="w""#);
+    let xml = std::fs::read_to_string(ws.join("system.xml")).unwrap().replacen(r#"perms="rw""#, r#"perms="w""#, 1);
     std::fs::write(dir.path().join("system.xml"), xml).unwrap();
     let out = Command::new(env!("CARGO"))
         .args(["check", "--offline", "--quiet", "-p", "rampart", "--lib"])

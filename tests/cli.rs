@@ -41,7 +41,7 @@ fn check_accepts_the_default_system_with_a_one_line_summary() {
     let stdout = text(&out.stdout);
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(stdout.starts_with("ok: system.xml is a valid system for qemu-x86_64"), "{stdout}");
-    assert!(stdout.contains("2 protection domain(s)"), "{stdout}");
+    assert!(stdout.contains("8 protection domain(s)"), "{stdout}");
 }
 
 #[test]
@@ -102,10 +102,10 @@ fn every_command_has_help() {
 
 #[test]
 fn describe_prints_pds_regions_and_the_channel_graph() {
-    let out = rampart(&["describe"], &workspace());
+    let out = rampart(&["describe", "tests/systems/pingpong.xml"], &workspace());
     assert_eq!(out.status.code(), Some(0));
     let t = text(&out.stdout);
-    assert!(t.contains("system.xml: 2 protection domains, 1 memory region, 2 channels on board qemu-x86_64"), "{t}");
+    assert!(t.contains("tests/systems/pingpong.xml: 2 protection domains, 1 memory region, 2 channels on board qemu-x86_64"), "{t}");
     let ping = t.lines().find(|l| l.starts_with("ping ")).expect("a row for ping");
     assert!(ping.contains("10") && ping.contains("ping (component)") && ping.contains("buffer @ 0x4000000 rw"), "{ping}");
     assert!(t.contains("1: pong (call)"), "{t}");
@@ -116,7 +116,7 @@ fn describe_prints_pds_regions_and_the_channel_graph() {
 
 #[test]
 fn describe_as_dot_is_a_graphviz_digraph_with_calls_and_notifications() {
-    let out = rampart(&["describe", "--format", "dot"], &workspace());
+    let out = rampart(&["describe", "--format", "dot", "tests/systems/pingpong.xml"], &workspace());
     let t = text(&out.stdout);
     assert!(t.starts_with("digraph system {") && t.trim_end().ends_with('}'), "{t}");
     assert!(t.contains(r#""ping" -> "pong" [dir=both, style=dashed, label="notify 0:0"];"#), "{t}");
@@ -129,8 +129,9 @@ fn describe_as_json_carries_the_compiled_spec_and_its_digest() {
     let out = rampart(&["describe", "--format", "json"], &workspace());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
     assert_eq!(v["spec"]["board"], "qemu-x86_64");
-    assert_eq!(v["spec"]["pds"][0]["name"], "ping");
-    assert_eq!(v["spec"]["pds"][1]["channels"][1]["peer_may_call"], true);
+    assert_eq!(v["spec"]["pds"][0]["name"], "supervisor");
+    let usig0 = v["spec"]["pds"].as_array().unwrap().iter().find(|p| p["name"] == "usig0").expect("usig0");
+    assert_eq!(usig0["channels"][0]["peer_may_call"], true, "replica0 calls usig0");
     assert_eq!(v["spec_sha256"].as_str().unwrap().len(), 64);
     let embedded = rampart_spec::decode(rampart::DEFAULT_SYSTEM_SPEC).unwrap();
     let digest: String = embedded.digest().iter().map(|b| format!("{b:02x}")).collect();

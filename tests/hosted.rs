@@ -24,8 +24,24 @@ fn text(o: &Output) -> String {
 }
 
 #[test]
-fn the_default_ping_pong_plays_every_round_over_notifications_a_call_and_a_shared_region() {
+fn the_default_system_is_a_minbft_cluster_that_answers_3000_checked_operations() {
+    // system.xml: three replicas, three USIGs, a client PD with 16 clients checking every result
+    // against a model of their keys, and the supervisor.
     let o = run("system.xml", &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    for i in 0..3 {
+        assert!(t.contains(&format!("[usig{i}] USIG {i} up in epoch ")), "{t}");
+        assert!(t.contains(&format!("[replica{i}] replica {i} of 3 starting")), "{t}");
+        assert!(t.contains(&format!("[replica{i}] replica {i}: 3000 requests executed")), "{t}");
+    }
+    assert!(t.contains("[client0] 3000 checked key-value operations by 16 clients, every result checked: "), "{t}");
+    assert!(t.contains("rampart: PD `client0` ended the system with status 0"), "{t}");
+}
+
+#[test]
+fn the_ping_pong_plays_every_round_over_notifications_a_call_and_a_shared_region() {
+    let o = run("tests/systems/pingpong.xml", &[]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(t.contains("[ping] 1000 rounds played, every answer matched"), "{t}");

@@ -52,7 +52,7 @@ fn build_and_boot_with(file: &Path, timeout: Duration, policy: RestartPolicy) ->
 }
 
 #[test]
-fn the_default_system_plays_1000_rounds_on_sel4_and_ends_with_pings_verdict() {
+fn the_default_system_a_minbft_cluster_boots_on_sel4_and_answers_3000_checked_operations() {
     let started = Instant::now();
     let out = rampart()
         .args(["run", "--board", "qemu-x86_64", "--timeout", &BOOT_TIMEOUT.as_secs().to_string()])
@@ -61,21 +61,34 @@ fn the_default_system_plays_1000_rounds_on_sel4_and_ends_with_pings_verdict() {
         .unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    // ping's defmt frames left it through the monitor and were decoded with its ELF file.
-    assert!(stdout.contains("[ping] playing 1000 rounds\n"), "{stdout}");
-    assert!(stdout.contains("[ping] 1000 rounds played, every answer matched\n"), "{stdout}");
-    // The monitor's own lines pass through as they are; the kernel's boot messages do not.
-    assert!(stdout.contains("rampart: PD `ping` started") && stdout.contains("rampart: PD `pong` started"), "{stdout}");
+    for i in 0..3 {
+        assert!(stdout.contains(&format!("[replica{i}] replica {i}: 3000 requests executed")), "{stdout}");
+    }
+    assert!(stdout.contains("[client0] 3000 checked key-value operations by 16 clients, every result checked: "), "{stdout}");
     assert!(stdout.contains(rampart::sel4::layout::ALL_INIT_DONE_LINE), "{stdout}");
-    assert!(stdout.contains("rampart: PD `ping` ended the system with status 0"), "{stdout}");
-    assert!(!stdout.contains("Booting all finished"), "{stdout}");
+    assert!(stdout.contains("rampart: PD `client0` ended the system with status 0"), "{stdout}");
     assert!(stderr.contains("the system exited with status 0"), "{stderr}");
     eprintln!("rampart run on seL4: {:.1} s in all; {}", started.elapsed().as_secs_f64(), stderr.lines().last().unwrap_or(""));
 }
 
 #[test]
+fn the_ping_pong_plays_1000_rounds_on_sel4_and_ends_with_pings_verdict() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/pingpong.xml");
+    let (_, run) = build_and_boot(&file, BOOT_TIMEOUT);
+    let stdout = run.output.join("\n");
+    assert_eq!(run.end, BootEnd::Exited(0), "{stdout}");
+    // ping's defmt frames left it through the monitor and were decoded with its ELF file.
+    assert!(stdout.contains("[ping] playing 1000 rounds"), "{stdout}");
+    assert!(stdout.contains("[ping] 1000 rounds played, every answer matched"), "{stdout}");
+    // The monitor's own lines pass through as they are; the kernel's boot messages do not.
+    assert!(stdout.contains("rampart: PD `ping` started") && stdout.contains("rampart: PD `pong` started"), "{stdout}");
+    assert!(stdout.contains("rampart: PD `ping` ended the system with status 0"), "{stdout}");
+    assert!(!stdout.contains("Booting all finished"), "{stdout}");
+}
+
+#[test]
 fn every_pd_finishes_init_soon_after_boot_and_the_image_is_small() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("system.xml");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/pingpong.xml");
     let (build, run) = build_and_boot(&file, BOOT_TIMEOUT);
     assert_eq!(run.end, BootEnd::Exited(0), "{}", run.output.join("\n"));
     assert_eq!(run.status, 0);

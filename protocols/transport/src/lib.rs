@@ -205,3 +205,92 @@ impl Inbox {
         &mut self.consumer
     }
 }
+
+/// Both directions between two PDs: this side's ring to the peer (which it formats, or re-attaches
+/// to after a restart) and the peer's ring to this side (attached once the peer has formatted it).
+pub struct Link<D: Doorbell> {
+    outbox: Outbox<D>,
+    rx: (*mut u8, usize),
+    inbox: Option<Inbox>,
+    message_bytes_max: usize,
+    resumed: bool,
+}
+
+impl<D: Doorbell> Link<D> {
+    /// Open the link over the ring this side produces into (`tx`) and the one it consumes from
+    /// (`rx`). `tx` is re-attached if it already holds a valid ring (this side restarted: see
+    /// [`Link::resumed`]), else formatted. `rx` is attached lazily, at the first [`Link::poll`]
+    /// that finds it formatted.
+    ///
+    /// # Safety
+    /// Both regions are valid for reads and writes of their lengths for the life of the link, no
+    /// Rust reference into them exists, and no other producer (for `tx`) or consumer (for `rx`)
+    /// is attached in this program.
+    pub unsafe fn open(tx: (*mut u8, usize), rx: (*mut u8, usize), bell: impl Fn() -> D, queue_messages_max: usize, message_bytes_max: usize) -> Result<Self, RingError> {
+        // SAFETY: forwarded from the caller.
+        let (producer, resumed) = match unsafe { Producer::attach(tx.0, tx.1, bell()) } {
+            Ok(p) => (p, true),
+            Err(_) => {
+                // SAFETY: forwarded from the caller. Attaching failed, so the region holds no
+                // ring a consumer could be reading: format it.
+                unsafe { rampart_ring::init(tx.0, tx.1) }?;
+                // SAFETY: as above.
+                (unsafe { Producer::attach(tx.0, tx.1, bell()) }?, false)
+            }
+        };
+        Ok(Link { outbox: Outbox::new(producer, queue_messages_max, message_bytes_max), rx, inbox: None, message_bytes_max, resumed })
+    }
+
+    /// Whether this side's ring already existed when the link was opened: this side is a
+    /// restarted life of a PD that ran before.
+    pub fn resumed(&self) -> bool {
+        self.resumed
+    }
+
+    /// Queue a message for the peer (see [`Outbox::push`]); call [`Link::pump`] to send.
+    pub fn send(&mut self, message: Vec<u8>) -> Result<(), OutboxError> {
+        self.outbox.push(message)
+    }
+
+    /// Send what is queued, as far as the ring has room (see [`Outbox::pump`]).
+    pub fn pump(&mut self) -> Result<bool, RingError> {
+        self.outbox.pump()
+    }
+
+    /// Messages queued for the peer.
+    pub fn queued(&self) -> usize {
+        self.outbox.queued()
+    }
+
+    /// Read at most `frames_max` frames from the peer (see [`Inbox::poll`]); `Ok(0)` also while
+    /// the peer has not formatted its ring yet.
+    pub fn poll(&mut self, frames_max: usize, deliver: impl FnMut(&[u8])) -> Result<usize, RingError> {
+        if self.inbox.is_none() {
+            // SAFETY: `open`'s contract covers `rx` for the life of the link.
+            match unsafe { Consumer::attach(self.rx.0, self.rx.1) } {
+                Ok(c) => self.inbox = Some(Inbox::new(c, self.message_bytes_max)),
+                Err(_) => return Ok(0),
+            }
+        }
+        match &mut self.inbox {
+            Some(inbox) => inbox.poll(frames_max, deliver),
+            None => Ok(0),
+        }
+    }
+
+    /// Before sleeping: tell the peer this side waits for its doorbell, and look once more.
+    /// `true`: nothing is there, sleep (the peer's next flush rings the doorbell); `false`:
+    /// frames arrived meanwhile, poll again. A peer that has not formatted its ring yet will
+    /// notify once it has, so that is `true` too.
+    pub fn ready_to_sleep(&mut self) -> bool {
+        match &mut self.inbox {
+            Some(inbox) => !matches!(inbox.prepare_wait(), Ok(rampart_ring::Wait::Ready)),
+            None => true,
+        }
+    }
+
+    /// Chunk sequences from the peer dropped as malformed.
+    pub fn malformed(&self) -> u64 {
+        self.inbox.as_ref().map_or(0, Inbox::malformed)
+    }
+}

@@ -1,0 +1,405 @@
+//! A MinBFT replica PD: binds the sans-IO core (`rampart_minbft::Replica` over a `KvStore`) to
+//! its USIG, its peers and its clients.
+//!
+//! - **USIG**: a synchronous protected procedure call to its own USIG PD (`usig` channel) for
+//!   every UI created and verified ([`PdUsig`]); a failed call (the USIG restarting) is a
+//!   `UsigFault::Unavailable`, which the core treats as "cannot certify now".
+//! - **Peers and clients**: one [`Link`] each (a ring per direction in shared regions, chunked
+//!   messages, the channel as doorbell both ways). Every message starts with an envelope byte:
+//!   [`ENVELOPE_MINBFT`] and a `rampart_minbft::wire` message, or [`ENVELOPE_ANNOUNCEMENT`] and
+//!   a USIG epoch announcement. The transport identifies the sender: a peer link is replica `j`;
+//!   the client link carries the clients `client PD index * CLIENTS_PER_PD + k` only, and a
+//!   request naming any other client is dropped.
+//! - **Epochs**: at start and every [`ANNOUNCE_INTERVAL_MS`] the replica asks its USIG for its
+//!   current announcement and broadcasts it; an announcement from peer `j` must name USIG `j`,
+//!   is checked by this replica's USIG PD (the identity signature, forward epochs only) and only
+//!   then becomes `Input::EpochAccepted`.
+//! - **Recovery**: a replica whose outgoing rings already existed when it started is a restarted
+//!   life (`Link::resumed`): it starts the core with `recovering`, which fetches state.
+//! - **Time**: the core's timers (and the announcement tick) are kept here and folded into the
+//!   PD's one alarm.
+//! - **Bounds**: [`OUTBOX_MESSAGES_MAX`] messages queued per link (beyond that a message is dropped
+//!   and counted: MinBFT's Status gossip retransmits), [`POLL_FRAMES_MAX`] frames per link per
+//!   round, [`ROUNDS_MAX`] rounds per notification before yielding through an immediate alarm.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use rampart_minbft::wire::{self, Message, Reply};
+use rampart_minbft::{Action, ClientId, Config, Input, KvStore, Peer, Replica, ReplicaId, TimerKind, UsigFault, UsigPort};
+use rampart_ring::Doorbell;
+use rampart_runtime::{clock, pd_name, Channel, ChannelSet, Handler, Message as PdMessage, NoPpCall, Notify};
+use rampart_transport::Link;
+use rampart_usig::pp::{UsigRequest, UsigResponse};
+use rampart_usig::{Acceptance, Digest, EpochAnnouncement, Ui, UsigId};
+
+rampart_runtime::bindings!();
+
+#[allow(dead_code)]
+mod cluster {
+    include!(concat!(env!("OUT_DIR"), "/rampart_cluster.rs"));
+}
+
+/// Envelope bytes.
+const ENVELOPE_MINBFT: u8 = 0;
+const ENVELOPE_ANNOUNCEMENT: u8 = 1;
+
+const HEAP_BYTES: usize = 16 << 20;
+const OUTBOX_MESSAGES_MAX: usize = 1024;
+/// Largest message over a link: a state-transfer reply with a full snapshot.
+const MESSAGE_BYTES_MAX: usize = wire::MESSAGE_SIZE_MAX_BYTES;
+const POLL_FRAMES_MAX: usize = 256;
+const ROUNDS_MAX: usize = 64;
+const ANNOUNCE_INTERVAL_MS: u64 = 500;
+const NS_PER_MS: u64 = 1_000_000;
+/// Executed requests between progress lines in the log.
+const LOG_EVERY_EXECUTED: u64 = 1000;
+
+/// Timer slots: the core's four kinds, then the announcement tick.
+const TIMER_SLOTS: usize = 5;
+const ANNOUNCE_SLOT: usize = 4;
+const NO_DEADLINE: u64 = u64::MAX;
+
+fn timer_slot(kind: TimerKind) -> usize {
+    match kind {
+        TimerKind::Request => 0,
+        TimerKind::ViewChange => 1,
+        TimerKind::Status => 2,
+        TimerKind::StateTransfer => 3,
+    }
+}
+const TIMER_KINDS: [TimerKind; 4] = [TimerKind::Request, TimerKind::ViewChange, TimerKind::Status, TimerKind::StateTransfer];
+
+/// A link's doorbell: a notification on its channel.
+struct Bell(Channel<Notify, NoPpCall>);
+impl Doorbell for Bell {
+    fn ring(&self) {
+        self.0.notify();
+    }
+}
+
+/// The USIG PD, through the `usig` channel.
+struct PdUsig;
+
+impl PdUsig {
+    fn call(&self, request: &UsigRequest) -> Option<UsigResponse> {
+        let m = request.encode().ok()?;
+        let reply = channels::USIG.pp_call(&PdMessage::with_words(m.label, m.words()).ok()?);
+        if reply.is_call_failure() {
+            return None;
+        }
+        UsigResponse::decode(reply.label(), reply.words()).ok()
+    }
+}
+
+impl UsigPort for PdUsig {
+    fn create_ui(&mut self, digest: &Digest) -> Result<Ui, UsigFault> {
+        match self.call(&UsigRequest::CreateUi { digest: *digest }) {
+            Some(UsigResponse::Ui(ui)) => Ok(ui),
+            _ => Err(UsigFault::Unavailable),
+        }
+    }
+    fn verify_ui(&mut self, digest: &Digest, ui: &Ui) -> Result<(), UsigFault> {
+        match self.call(&UsigRequest::VerifyUi { digest: *digest, ui: ui.clone() }) {
+            Some(UsigResponse::Verified) => Ok(()),
+            Some(UsigResponse::Rejected(_)) => Err(UsigFault::Invalid),
+            _ => Err(UsigFault::Unavailable),
+        }
+    }
+}
+
+/// Who is at the other end of a link.
+#[derive(Clone, Copy)]
+enum Far {
+    Replica(ReplicaId),
+    /// A client PD: the clients with ids in `first..first + CLIENTS_PER_PD`.
+    Clients { first: u64 },
+}
+
+struct Node {
+    core: Replica<KvStore>,
+    usig: PdUsig,
+    me: ReplicaId,
+    links: Vec<(Far, Channel<Notify, NoPpCall>, Link<Bell>)>,
+    deadlines: [u64; TIMER_SLOTS],
+    announced_epoch: u64,
+    executed: u64,
+    dropped: u64,
+    rejected: u64,
+    ticks: u64,
+    /// A notification's work was cut short by the round limit: come back at once.
+    busy: bool,
+    actions: Vec<Action>,
+}
+
+fn envelope(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(body.len() + 1);
+    v.push(tag);
+    v.extend_from_slice(body);
+    v
+}
+
+impl Node {
+    fn send_on(&mut self, link: usize, bytes: Vec<u8>) {
+        let (_, _, l) = &mut self.links[link];
+        if l.send(bytes).is_err() {
+            self.dropped += 1;
+        }
+    }
+
+    fn send_to_replica(&mut self, to: ReplicaId, bytes: Vec<u8>) {
+        if let Some(k) = self.links.iter().position(|(f, _, _)| matches!(f, Far::Replica(r) if *r == to)) {
+            self.send_on(k, bytes);
+        }
+    }
+
+    fn broadcast(&mut self, bytes: &[u8]) {
+        for k in 0..self.links.len() {
+            if matches!(self.links[k].0, Far::Replica(_)) {
+                self.send_on(k, bytes.to_vec());
+            }
+        }
+    }
+
+    fn reply(&mut self, client: ClientId, reply: Reply) {
+        let first = client.0 - client.0 % cluster::CLIENTS_PER_PD as u64;
+        let Ok(bytes) = wire::encode(&Message::Reply(reply)) else { return };
+        if let Some(k) = self.links.iter().position(|(f, _, _)| matches!(f, Far::Clients { first: x } if *x == first)) {
+            self.send_on(k, envelope(ENVELOPE_MINBFT, &bytes));
+        }
+    }
+
+    fn step(&mut self, input: Input) {
+        let mut actions = core::mem::take(&mut self.actions);
+        actions.clear();
+        self.core.step_into(&mut self.usig, input, &mut actions);
+        for a in actions.drain(..) {
+            self.act(a);
+        }
+        self.actions = actions;
+    }
+
+    fn act(&mut self, action: Action) {
+        match action {
+            Action::Send { to, message } => {
+                if let Ok(bytes) = wire::encode(&message) {
+                    self.send_to_replica(to, envelope(ENVELOPE_MINBFT, &bytes));
+                }
+            }
+            Action::Broadcast { message } => {
+                if let Ok(bytes) = wire::encode(&message) {
+                    self.broadcast(&envelope(ENVELOPE_MINBFT, &bytes));
+                }
+            }
+            Action::ReplyToClient { client, reply } => self.reply(client, reply),
+            Action::SetTimer { kind, duration_ms } => {
+                self.deadlines[timer_slot(kind)] = clock::now_ns().saturating_add(duration_ms.saturating_mul(NS_PER_MS));
+            }
+            Action::CancelTimer { kind } => self.deadlines[timer_slot(kind)] = NO_DEADLINE,
+            Action::Executed { .. } => {
+                self.executed += 1;
+                if self.executed % LOG_EVERY_EXECUTED == 0 {
+                    defmt::info!("replica {}: {} requests executed, view {}, seq {}", self.me.0, self.executed, self.core.view(), self.core.executed_seq());
+                }
+            }
+            Action::StateRestored { seq } => defmt::info!("replica {}: state restored at seq {}", self.me.0, seq),
+            Action::ViewEntered { view } => defmt::info!("replica {}: entered view {}", self.me.0, view),
+            Action::Rejected { reason } => {
+                self.rejected += 1;
+                if self.rejected.is_power_of_two() {
+                    defmt::debug!("replica {}: {} inputs rejected so far; latest: {}", self.me.0, self.rejected, defmt::Debug2Format(&reason));
+                }
+            }
+        }
+    }
+
+    /// Ask the USIG for its announcement; broadcast it if the epoch is new or the tick is due.
+    fn announce(&mut self) {
+        if let Some(UsigResponse::Announcement(a)) = self.usig.call(&UsigRequest::Announcement) {
+            if a.epoch != self.announced_epoch {
+                defmt::info!("replica {}: USIG epoch {}", self.me.0, a.epoch);
+                self.announced_epoch = a.epoch;
+            }
+            if let Ok(bytes) = postcard::to_allocvec(&a) {
+                self.broadcast(&envelope(ENVELOPE_ANNOUNCEMENT, &bytes));
+            }
+        }
+        self.deadlines[ANNOUNCE_SLOT] = clock::now_ns().saturating_add(ANNOUNCE_INTERVAL_MS * NS_PER_MS);
+        self.ticks += 1;
+        if self.ticks % 4 == 0 {
+            let c = &self.core;
+            defmt::debug!(
+                "replica {}: view {} changing {} executed_seq {} pending {} slots {} fetching {} primary {} rejected {} dropped {} queued {}",
+                self.me.0, c.view(), defmt::Debug2Format(&c.changing_to()), c.executed_seq(), c.pending_len(), c.slots_len(), c.is_fetching_state(), c.is_primary(),
+                defmt::Debug2Format(c.rejections()), self.dropped, self.links.iter().map(|(_, _, l)| l.queued()).sum::<usize>()
+            );
+        }
+    }
+
+    fn on_announcement(&mut self, from: ReplicaId, body: &[u8]) {
+        let Ok(a) = postcard::from_bytes::<EpochAnnouncement>(body) else { return };
+        if a.usig != UsigId(from.0) {
+            return;
+        }
+        let epoch = a.epoch;
+        if let Some(UsigResponse::AnnouncementAccepted(Acceptance::NewEpoch { .. } | Acceptance::AlreadyAccepted)) = self.usig.call(&UsigRequest::AcceptAnnouncement { announcement: a }) {
+            self.step(Input::EpochAccepted { replica: from, epoch });
+        }
+    }
+
+    fn on_bytes(&mut self, far: Far, bytes: &[u8]) {
+        let Some((&tag, body)) = bytes.split_first() else { return };
+        match (tag, far) {
+            (ENVELOPE_ANNOUNCEMENT, Far::Replica(r)) => self.on_announcement(r, body),
+            (ENVELOPE_MINBFT, Far::Replica(r)) => {
+                if let Ok(message) = wire::decode(body) {
+                    self.step(Input::Message { from: Peer::Replica(r), message });
+                }
+            }
+            (ENVELOPE_MINBFT, Far::Clients { first }) => {
+                // The transport says which client PD sent it; the request must be one of its clients.
+                if let Ok(Message::Request(req)) = wire::decode(body) {
+                    if req.client.0 >= first && req.client.0 < first + cluster::CLIENTS_PER_PD as u64 {
+                        let from = Peer::Client(req.client);
+                        self.step(Input::Message { from, message: Message::Request(req) });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Read every link until all are empty (bounded), feed the core, send what it asks.
+    fn run(&mut self) {
+        let mut inbound: Vec<Vec<u8>> = Vec::new();
+        for _ in 0..ROUNDS_MAX {
+            let mut progress = false;
+            for k in 0..self.links.len() {
+                let (far, ch, link) = &mut self.links[k];
+                let far = *far;
+                let read = link.poll(POLL_FRAMES_MAX, |m| inbound.push(m.to_vec())).unwrap_or(0);
+                if read > 0 {
+                    progress = true;
+                    ch.notify(); // room was made in the peer's ring
+                }
+                for m in inbound.drain(..) {
+                    self.on_bytes(far, &m);
+                }
+            }
+            self.pump();
+            if !progress && self.links.iter_mut().all(|(_, _, l)| l.ready_to_sleep()) {
+                return;
+            }
+        }
+        // Still busy: come back at once, after others had their turn.
+        self.busy = true;
+    }
+
+    fn pump(&mut self) {
+        for (_, _, link) in &mut self.links {
+            let _ = link.pump();
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = clock::now_ns();
+        for kind in TIMER_KINDS {
+            let slot = timer_slot(kind);
+            if self.deadlines[slot] <= now {
+                self.deadlines[slot] = NO_DEADLINE;
+                self.step(Input::Timer(kind));
+            }
+        }
+        if self.deadlines[ANNOUNCE_SLOT] <= now {
+            self.announce();
+        }
+    }
+
+    fn rearm(&mut self) {
+        let mut next = self.deadlines.iter().copied().min().unwrap_or(NO_DEADLINE);
+        if core::mem::take(&mut self.busy) {
+            next = clock::now_ns();
+        }
+        if next != NO_DEADLINE {
+            clock::set_alarm(next);
+        }
+    }
+}
+
+impl Handler for Node {
+    fn notified(&mut self, channels: ChannelSet) {
+        if channels.alarm() {
+            self.fire_timers();
+        }
+        self.run();
+        self.pump();
+        self.rearm();
+    }
+}
+
+/// The number a PD name ends with.
+fn index_of(name: &str) -> Option<usize> {
+    let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    name[name.len() - digits..].parse().ok()
+}
+
+fn region(r: rampart_runtime::Region<rampart_runtime::ReadWrite>) -> (*mut u8, usize) {
+    (r.vaddr() as usize as *mut u8, r.size_bytes() as usize)
+}
+
+fn init() -> Node {
+    let n = cluster::REPLICA_COUNT;
+    let me = index_of(pd_name()).filter(|i| *i < n).expect("a replica PD's name ends with its index in the cluster");
+    let me_id = ReplicaId(me as u32);
+    let mut client_keys = BTreeMap::new();
+    for (c, keys) in cluster::CLIENT_KEYS.iter().enumerate() {
+        client_keys.insert(ClientId(c as u64), keys[me]);
+    }
+    let app = KvStore::new();
+    let config = Config {
+        n: n as u32,
+        f: (n as u32 - 1) / 2,
+        me: me_id,
+        batch_size_max: 64,
+        window_max: 16,
+        checkpoint_period: 64,
+        request_timeout_ms: 2_000,
+        view_change_timeout_ms: 4_000,
+        status_interval_ms: 200,
+        state_transfer_timeout_ms: 1_000,
+        client_keys,
+        genesis_digest: Replica::genesis_digest(&app),
+    };
+    config.check().expect("the replica configuration is valid");
+    let core = Replica::new(config, app);
+
+    // The links: peer k places after me, then the client PD.
+    let mut links = Vec::new();
+    let peers = [(1usize, channels::PEER1, regions::TX_PEER1, regions::RX_PEER1), (2, channels::PEER2, regions::TX_PEER2, regions::RX_PEER2)];
+    for (k, ch, tx, rx) in peers {
+        // SAFETY: the regions are mapped read-write for the PD's life, nothing else here
+        // touches them, and each ring has this one producer or consumer in this PD.
+        let link = unsafe { Link::open(region(tx), region(rx), || Bell(ch), OUTBOX_MESSAGES_MAX, MESSAGE_BYTES_MAX) }.expect("the peer rings open");
+        links.push((Far::Replica(ReplicaId(((me + k) % n) as u32)), ch, link));
+    }
+    // SAFETY: as above.
+    let link = unsafe { Link::open(region(regions::TX_CLIENT), region(regions::RX_CLIENT), || Bell(channels::CLIENT), OUTBOX_MESSAGES_MAX, MESSAGE_BYTES_MAX) }.expect("the client rings open");
+    links.push((Far::Clients { first: 0 }, channels::CLIENT, link));
+    let recovering = links.iter().any(|(_, _, l)| l.resumed());
+
+    let mut node = Node { core, usig: PdUsig, me: me_id, links, deadlines: [NO_DEADLINE; TIMER_SLOTS], announced_epoch: 0, executed: 0, dropped: 0, rejected: 0, ticks: 0, busy: false, actions: Vec::new() };
+    defmt::info!("replica {} of {} starting{}", me, n, if recovering { " (recovering: a restarted life)" } else { "" });
+    node.announce();
+    node.step(Input::Start { recovering });
+    for (_, ch, _) in &node.links {
+        ch.notify();
+    }
+    node.pump();
+    node.rearm();
+    node
+}
+
+rampart_runtime::pd_main!(init, heap_bytes = HEAP_BYTES);
