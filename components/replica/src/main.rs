@@ -364,7 +364,7 @@ fn init() -> Node {
         f: (n as u32 - 1) / 2,
         me: me_id,
         batch_size_max: 64,
-        window_max: 16,
+        window_max: 2,
         checkpoint_period: 64,
         request_timeout_ms: 2_000,
         view_change_timeout_ms: 4_000,
