@@ -1,0 +1,121 @@
+//! Runs a configuration's check and reports it.
+
+use std::time::{Duration, Instant};
+
+use stateright::{Checker, Expectation, Model};
+
+use crate::config::ModelConfig;
+use crate::model::MinBftModel;
+
+/// The result of one property.
+#[derive(Clone, Debug)]
+pub struct PropertyResult {
+    pub name: &'static str,
+    pub expectation: Expectation,
+    /// For `always`: a counterexample was found. For `sometimes`: an example was found.
+    pub discovered: bool,
+    /// The discovery's path, one step per line (actions), if any.
+    pub path: Option<String>,
+}
+
+impl PropertyResult {
+    /// Did the property hold (no counterexample; or an example found)?
+    pub fn holds(&self) -> bool {
+        match self.expectation {
+            Expectation::Always | Expectation::Eventually => !self.discovered,
+            Expectation::Sometimes => self.discovered,
+        }
+    }
+}
+
+/// The result of checking one configuration.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub config: ModelConfig,
+    pub unique_states: usize,
+    pub states: usize,
+    pub max_depth: usize,
+    pub elapsed: Duration,
+    pub properties: Vec<PropertyResult>,
+}
+
+impl Report {
+    pub fn all_hold(&self) -> bool {
+        self.properties.iter().all(PropertyResult::holds)
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{}: {} unique states ({} generated), max depth {}, {:.1} s",
+            self.config.name,
+            self.unique_states,
+            self.states,
+            self.max_depth,
+            self.elapsed.as_secs_f64()
+        )?;
+        for p in &self.properties {
+            let verdict = if p.holds() { "holds" } else { "FAILS" };
+            writeln!(f, "  {verdict:5}  {:?} \"{}\"", p.expectation, p.name)?;
+            if !p.holds() {
+                if let Some(path) = &p.path {
+                    writeln!(f, "{path}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks `cfg` exhaustively with `threads` worker threads: breadth first for the CI
+/// configurations (shortest counterexamples; the frontier of full states is held in memory),
+/// depth first for the deep ones (memory: the visited fingerprints and the current paths; their
+/// breadth-first frontier does not fit in memory).
+pub fn check(cfg: ModelConfig, threads: usize) -> Report {
+    check_bounded(cfg, threads, None)
+}
+
+/// As [`check`], stopping after about `state_count_max` states if given (a partial check: for
+/// sizing configurations, never for a verdict).
+pub fn check_bounded(cfg: ModelConfig, threads: usize, state_count_max: Option<usize>) -> Report {
+    let model = MinBftModel::new(cfg.clone());
+    let properties = model.properties();
+    let start = Instant::now();
+    let mut builder = model.checker().threads(threads);
+    if let Some(n) = state_count_max {
+        builder = builder.target_state_count(n);
+    }
+    let depth_first = cfg.name.starts_with("deep");
+    let checker: Box<dyn Checker<MinBftModel>> =
+        if depth_first { Box::new(builder.spawn_dfs().join()) } else { Box::new(builder.spawn_bfs().join()) };
+    let elapsed = start.elapsed();
+    let properties = properties
+        .iter()
+        .map(|p| {
+            let path = checker.discovery(p.name);
+            PropertyResult {
+                name: p.name,
+                expectation: p.expectation.clone(),
+                discovered: path.is_some(),
+                path: path.map(|path| {
+                    let model = checker.model();
+                    let mut out = String::new();
+                    for (i, a) in path.into_actions().into_iter().enumerate() {
+                        out.push_str(&format!("    {i:3}. {}\n", model.format_action(&a)));
+                    }
+                    out
+                }),
+            }
+        })
+        .collect();
+    Report {
+        config: cfg,
+        unique_states: checker.unique_state_count(),
+        states: checker.state_count(),
+        max_depth: checker.max_depth(),
+        elapsed,
+        properties,
+    }
+}
