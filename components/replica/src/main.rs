@@ -130,6 +130,8 @@ struct Node {
     dropped: u64,
     rejected: u64,
     ticks: u64,
+    sent_kinds: [u64; 11],
+    ring_errors: u64,
     /// A notification's work was cut short by the round limit: come back at once.
     busy: bool,
     actions: Vec<Action>,
@@ -183,6 +185,14 @@ impl Node {
     }
 
     fn act(&mut self, action: Action) {
+        if let Action::Send { message, .. } | Action::Broadcast { message } = &action {
+            let k = match message {
+                Message::Request(_) => 0, Message::Reply(_) => 1, Message::Prepare(_) => 2, Message::Commit(_) => 3,
+                Message::Checkpoint(_) => 4, Message::ReqViewChange(_) => 5, Message::ViewChange(_) => 6, Message::NewView(_) => 7,
+                Message::StateRequest(_) => 8, Message::StateReply(_) => 9, Message::Status(_) => 10,
+            };
+            self.sent_kinds[k] += 1;
+        }
         match action {
             Action::Send { to, message } => {
                 if let Ok(bytes) = wire::encode(&message) {
@@ -232,9 +242,9 @@ impl Node {
         if self.ticks % 4 == 0 {
             let c = &self.core;
             defmt::debug!(
-                "replica {}: view {} changing {} executed_seq {} pending {} slots {} fetching {} primary {} rejected {} dropped {} queued {}",
+                "replica {}: view {} changing {} executed_seq {} pending {} slots {} fetching {} primary {} rejected {} dropped {} sent {} queued {}",
                 self.me.0, c.view(), defmt::Debug2Format(&c.changing_to()), c.executed_seq(), c.pending_len(), c.slots_len(), c.is_fetching_state(), c.is_primary(),
-                defmt::Debug2Format(c.rejections()), self.dropped, self.links.iter().map(|(_, _, l)| l.queued()).sum::<usize>()
+                defmt::Debug2Format(c.rejections()), self.dropped, defmt::Debug2Format(&self.sent_kinds), defmt::Debug2Format(&self.links.iter().map(|(_, _, l)| (l.queued(), l.attached(), l.malformed())).collect::<Vec<_>>())
             );
         }
     }
@@ -280,7 +290,16 @@ impl Node {
             for k in 0..self.links.len() {
                 let (far, ch, link) = &mut self.links[k];
                 let far = *far;
-                let read = link.poll(POLL_FRAMES_MAX, |m| inbound.push(m.to_vec())).unwrap_or(0);
+                let read = match link.poll(POLL_FRAMES_MAX, |m| inbound.push(m.to_vec())) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        self.ring_errors += 1;
+                        if self.ring_errors.is_power_of_two() {
+                            defmt::warn!("replica {}: ring error: {}", self.me.0, defmt::Debug2Format(&e));
+                        }
+                        0
+                    }
+                };
                 if read > 0 {
                     progress = true;
                     ch.notify(); // room was made in the peer's ring
@@ -390,7 +409,7 @@ fn init() -> Node {
     links.push((Far::Clients { first: 0 }, channels::CLIENT, link));
     let recovering = links.iter().any(|(_, _, l)| l.resumed());
 
-    let mut node = Node { core, usig: PdUsig, me: me_id, links, deadlines: [NO_DEADLINE; TIMER_SLOTS], announced_epoch: 0, executed: 0, dropped: 0, rejected: 0, ticks: 0, busy: false, actions: Vec::new() };
+    let mut node = Node { core, usig: PdUsig, me: me_id, links, deadlines: [NO_DEADLINE; TIMER_SLOTS], announced_epoch: 0, executed: 0, dropped: 0, rejected: 0, ticks: 0, sent_kinds: [0; 11], ring_errors: 0, busy: false, actions: Vec::new() };
     defmt::info!("replica {} of {} starting{}", me, n, if recovering { " (recovering: a restarted life)" } else { "" });
     node.announce();
     node.step(Input::Start { recovering });

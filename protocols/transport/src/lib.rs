@@ -293,4 +293,9 @@ impl<D: Doorbell> Link<D> {
     pub fn malformed(&self) -> u64 {
         self.inbox.as_ref().map_or(0, Inbox::malformed)
     }
+
+    /// Whether the peer's ring has been attached (the peer formatted it and this side polled).
+    pub fn attached(&self) -> bool {
+        self.inbox.is_some()
+    }
 }
