@@ -17,8 +17,9 @@
 //!
 //! # How (see PROGRESS.md for the deviations from the paper)
 //! - *Streams*: every certified message of replica `j` is processed in `j`'s USIG counter order
-//!   with no gaps; out-of-order ones wait in a bounded hold-back buffer. A Commit additionally
-//!   waits until the Prepare it embeds has been processed from the primary's stream.
+//!   with no gaps; out-of-order ones wait in a bounded hold-back buffer. No stream waits on
+//!   another: a Commit that arrives before its Prepare is accepted keeps its vote aside until
+//!   it is.
 //! - *Checkpoint barrier*: a replica sends a Prepare or Commit for sequence number `q` only after
 //!   its own Checkpoint for `boundary(q)` (the multiple of K just below `q`), and receivers
 //!   ignore the content of messages that break this. So everything a replica says about
@@ -30,7 +31,17 @@
 //!   those, in order.
 //! - *State transfer*: a lagging or restarted replica fetches a certified snapshot, verifies its
 //!   digest against an f+1 checkpoint certificate, restores, and rejoins peers' streams at their
-//!   Checkpoint messages.
+//!   first Checkpoint messages as recorded by a third replica.
+//! - *Restarts* (a new USIG epoch, counters from 1, no memory): a restarted replica cannot lead
+//!   the view it crashed in, and sends no ViewChange until its stable checkpoint passes what it
+//!   may have said before (its amnesia floor).
+//!
+//! # Inputs the wrapper owes the core
+//! `Input::Start` once; `Input::EpochAccepted` for every replica's epoch after verifying its
+//! signed announcement (before any message of that epoch is useful); every decoded message with
+//! its transport-authenticated sender; expiries of the timers it was asked to set (a later
+//! `SetTimer` of the same kind replaces an earlier one; `CancelTimer` cancels). A `UsigPort`
+//! that verifies historical UIs of earlier epochs (see [`crate::usig_port`]).
 //!
 //! # Refusals
 //! Everything else is counted in [`Rejections`] and otherwise ignored: see [`Reason`].
@@ -63,6 +74,8 @@ pub const CHECKPOINT_PERIOD_MAX: u64 = 512;
 /// Most checkpoint intervals a replica executes beyond its stable checkpoint before it stops
 /// sending Prepares and Commits (bounds the unstable checkpoints and the log it keeps).
 pub const CHECKPOINTS_AHEAD_MAX: u64 = 2;
+/// Executed Prepares whose digests are kept to check late Commits cheaply.
+pub const RECENT_PREPARES_MAX: usize = 64;
 /// Cap on the exponential view-change timeout multiplier.
 pub const VIEW_CHANGE_BACKOFF_MAX: u64 = 64;
 
@@ -259,10 +272,13 @@ pub enum Reason {
     UsigUnavailable,
     /// An old or out-of-range message that carries nothing new.
     Stale,
+    /// Our own log of certified messages is at [`LOG_ENTRIES_MAX`] (no checkpoint for a long
+    /// time): we certify nothing but Checkpoints until garbage collection makes room.
+    LogFull,
 }
 
 /// Number of [`Reason`]s.
-pub const REASON_COUNT: usize = Reason::Stale as usize + 1;
+pub const REASON_COUNT: usize = Reason::LogFull as usize + 1;
 
 impl Reason {
     /// Every reason, in declaration order (index = `reason as usize`).
@@ -293,6 +309,7 @@ impl Reason {
         Reason::Divergence,
         Reason::UsigUnavailable,
         Reason::Stale,
+        Reason::LogFull,
     ];
 }
 
@@ -340,9 +357,13 @@ struct Stream {
     /// Highest checkpoint seq this peer has sent in the epoch (the barrier).
     max_checkpoint: Option<u64>,
     /// seq -> counter of the peer's Checkpoint for seq (its log anchor), at or above our stable.
-    anchors: BTreeMap<u64, u64>,
+    /// seq -> the peer's first Checkpoint for seq as processed in its stream here (or taken,
+    /// when resynchronising, from a third replica's record): the anchor of its logs.
+    anchors: BTreeMap<u64, Checkpoint>,
     /// The peer broke a rule only a faulty replica breaks; its content is ignored this epoch.
     faulty: bool,
+    /// We asked everyone for a third-party anchor of this peer's stream (see StateReply).
+    anchor_requests: u8,
 }
 
 impl Stream {
@@ -388,7 +409,9 @@ pub struct Replica<A> {
     my_last_counter: u64,
     my_max_checkpoint: Option<u64>,
     /// Everything this replica certified since its own Checkpoint for `stable.seq`.
-    sent_log: Vec<Certified>,
+    /// Each with, for a ViewChange or NewView, the stub that stands for it in logs (its body
+    /// hashed once).
+    sent_log: Vec<(Certified, Option<LogEntry>)>,
 
     accepted_epochs: Vec<Option<u64>>,
     streams: Vec<Stream>,
@@ -411,8 +434,16 @@ pub struct Replica<A> {
     /// no ViewChange (which claims a complete log) until our stable checkpoint passes
     /// everything we can have said then (see [`Recovery`]).
     recovery: Option<Recovery>,
+    /// A StateTransfer timer is pending (limits StateRequest broadcasts to one per period).
+    state_timer_armed: bool,
 
     slots: BTreeMap<u64, Slot>,
+    /// Commits whose Prepare we have not accepted (yet): seq -> replica -> (view, Prepare
+    /// digest). Applied when the Prepare is accepted; seqs within the slot bound only.
+    early_commits: BTreeMap<u64, BTreeMap<ReplicaId, (u64, Digest)>>,
+    /// Executed seq -> (primary usig, epoch, counter, digest) of its Prepare, the last
+    /// [`RECENT_PREPARES_MAX`]: checks late Commits without rehashing their batch.
+    recent_prepares: BTreeMap<u64, (u32, u64, u64, Digest)>,
     /// The sequence number the primary's next Prepare in this view must carry.
     next_prepare_seq: u64,
     /// Batches the NewView of this view fixes: seq -> batch.
@@ -507,7 +538,10 @@ impl<A: Application + Clone> Replica<A> {
             transfer_target: None,
             fetching: false,
             recovery: None,
+            state_timer_armed: false,
             slots: BTreeMap::new(),
+            recent_prepares: BTreeMap::new(),
+            early_commits: BTreeMap::new(),
             next_prepare_seq: 1,
             reproposals: BTreeMap::new(),
             primary_resync: false,
@@ -630,9 +664,9 @@ impl<A: Application + Clone> Replica<A> {
         if self.started {
             // The log anchor: our own Checkpoint for the stable checkpoint comes first.
             debug_assert!(matches!(self.sent_log.first(),
-                Some(Certified::Checkpoint(c)) if c.seq == self.stable.seq));
+                Some((Certified::Checkpoint(c), _)) if c.seq == self.stable.seq));
         }
-        assert!(
+        debug_assert!(
             self.sent_log.len() <= LOG_ENTRIES_MAX,
             "sent log over LOG_ENTRIES_MAX"
         );
@@ -718,6 +752,7 @@ impl<A: Application + Clone> Replica<A> {
                 }
             }
             TimerKind::StateTransfer => {
+                self.state_timer_armed = false;
                 if self.is_fetching_state() {
                     self.request_state(out);
                 }
@@ -750,6 +785,7 @@ impl<A: Application + Clone> Replica<A> {
     }
 
     fn request_state(&mut self, out: &mut Out) {
+        self.state_timer_armed = true;
         out.push(Action::Broadcast {
             message: Message::StateRequest(StateRequest {
                 replica: self.config.me,
@@ -914,18 +950,21 @@ impl<A: Application + Clone> Replica<A> {
         if s.held.len() >= HELD_PER_PEER_MAX && ui.counter != s.next {
             return self.reject(Reason::HoldBackFull, out);
         }
-        // A Commit brings the Prepare it embeds: offer that to the primary's stream first.
-        if let Certified::Commit(c) = &msg {
-            let p = c.prepare.replica;
-            if p.0 < self.config.n && p != self.config.me && self.is_new(p, &c.prepare.ui) {
-                self.offer(usig, p, Certified::Prepare(c.prepare.clone()), out);
-            }
-        }
+        // A Commit brings the Prepare it embeds: offered to the primary's stream (which
+        // verifies it) if we have not seen that counter yet.
         let digest = match &msg {
-            Certified::Commit(c) => match self.known_prepare_digest(&c.prepare) {
-                Some(d) => c.digest_with(&d),
-                None => c.digest(),
-            },
+            Certified::Commit(c) => {
+                let p = &c.prepare;
+                let d = self.known_prepare_digest(p).unwrap_or_else(|| p.digest());
+                let primary = p.replica;
+                if primary.0 < self.config.n
+                    && primary != self.config.me
+                    && self.is_new(primary, &p.ui)
+                {
+                    self.offer(usig, primary, Certified::Prepare(p.clone()), out);
+                }
+                c.digest_with(&d)
+            }
             m => m.digest(),
         };
         if usig.verify_ui(&digest, msg.ui()).is_err() {
@@ -966,13 +1005,18 @@ impl<A: Application + Clone> Replica<A> {
 
     /// The digest of a Prepare we already hold in a slot (saves rehashing a batch).
     fn known_prepare_digest(&self, p: &Prepare) -> Option<Digest> {
-        let slot = self.slots.get(&p.seq)?;
-        (slot.prepare == *p).then_some(slot.prepare_digest)
+        if let Some(slot) = self.slots.get(&p.seq) {
+            return (slot.prepare == *p).then_some(slot.prepare_digest);
+        }
+        // Executed recently: a late Commit for it only needs its UI checked, over the digest
+        // we verified (a Commit whose body differs from what its UI certifies fails that check
+        // or is, at worst, a certified Commit for the genuine Prepare; it is stale either way).
+        let &(usig, epoch, counter, d) = self.recent_prepares.get(&p.seq)?;
+        (p.ui.usig.0 == usig && p.ui.epoch == epoch && p.ui.counter == counter).then_some(d)
     }
 
-    /// Offers the full entries of `j`'s log that we have not processed yet; if our position in
-    /// `j`'s stream is before the log's anchor and the anchor is at or below our stable
-    /// checkpoint, jumps to it first (what we skip is about sequence numbers we already have).
+    /// Offers the full entries of `j`'s log that we have not processed yet (filling gaps; a
+    /// jump over what we lack is [`Replica::jump_to_anchor`]'s, on a third replica's word).
     fn fill_from_log(
         &mut self,
         usig: &mut impl UsigPort,
@@ -980,44 +1024,6 @@ impl<A: Application + Clone> Replica<A> {
         log: &[LogEntry],
         out: &mut Out,
     ) {
-        let Some(LogEntry::Checkpoint(anchor)) = log.first() else {
-            return;
-        };
-        let s = &self.streams[j.0 as usize];
-        if s.epoch != Some(anchor.ui.epoch) || anchor.replica != j {
-            return;
-        }
-        if s.next < anchor.ui.counter
-            && anchor.seq <= self.stable.seq
-            && anchor.seq % self.config.checkpoint_period == 0
-        {
-            if s.anchors
-                .get(&anchor.seq)
-                .is_some_and(|&c| c != anchor.ui.counter)
-            {
-                return self.reject(Reason::BadViewChange, out);
-            }
-            if usig.verify_ui(&anchor.digest(), &anchor.ui).is_err() {
-                return self.reject(Reason::BadUi, out);
-            }
-            let s = &mut self.streams[j.0 as usize];
-            s.next = anchor.ui.counter;
-            s.held = core::mem::take(&mut s.held).split_off(&anchor.ui.counter);
-            // The barrier restarts at the anchor (it is the peer's checkpoint for its range).
-            s.max_checkpoint = None;
-            let target = anchor.ui.counter;
-            if j == self.primary_of(self.view) {
-                // We no longer know which Prepare of this view the primary's stream had reached;
-                // unless we will still read this view's NewView from it.
-                let nv_ahead = self
-                    .new_view
-                    .as_ref()
-                    .is_some_and(|nv| nv.ui.epoch == anchor.ui.epoch && nv.ui.counter >= target);
-                if !nv_ahead {
-                    self.primary_resync = true;
-                }
-            }
-        }
         for e in log {
             if !self.is_new(j, e.ui()) {
                 continue;
@@ -1031,6 +1037,53 @@ impl<A: Application + Clone> Replica<A> {
             };
             self.offer(usig, j, m, out);
         }
+    }
+
+    /// Skips part of peer `j`'s stream: continue at `anchor`, `j`'s first Checkpoint for a seq at
+    /// or below our stable checkpoint, as recorded by a replica other than `j` (with at most f
+    /// faulty, a faulty `j` cannot pick a later duplicate to hide what it sent in between).
+    /// What we skip is about sequence numbers our state already covers (the barrier).
+    fn jump_to_anchor(&mut self, usig: &mut impl UsigPort, anchor: &Checkpoint, out: &mut Out) {
+        let j = anchor.replica;
+        if j.0 >= self.config.n || j == self.config.me || anchor.ui.usig.0 != j.0 {
+            return;
+        }
+        let s = &self.streams[j.0 as usize];
+        if s.epoch != Some(anchor.ui.epoch)
+            || s.next >= anchor.ui.counter
+            || anchor.seq > self.stable.seq
+            || anchor.seq % self.config.checkpoint_period != 0
+        {
+            return;
+        }
+        if s.anchors
+            .get(&anchor.seq)
+            .is_some_and(|c| c.ui.counter != anchor.ui.counter)
+        {
+            return self.reject(Reason::BadCheckpoint, out);
+        }
+        if usig.verify_ui(&anchor.digest(), &anchor.ui).is_err() {
+            return self.reject(Reason::BadUi, out);
+        }
+        let target = anchor.ui.counter;
+        let s = &mut self.streams[j.0 as usize];
+        s.next = target;
+        s.anchor_requests = 0;
+        s.held = core::mem::take(&mut s.held).split_off(&target);
+        // The barrier restarts at the anchor (it is the peer's checkpoint for its range).
+        s.max_checkpoint = None;
+        if j == self.primary_of(self.view) {
+            // We no longer know which Prepare of this view the primary's stream had reached,
+            // unless we will still read this view's NewView from it.
+            let nv_ahead = self
+                .new_view
+                .as_ref()
+                .is_some_and(|nv| nv.ui.epoch == anchor.ui.epoch && nv.ui.counter >= target);
+            if !nv_ahead {
+                self.primary_resync = true;
+            }
+        }
+        self.offer(usig, j, Certified::Checkpoint(anchor.clone()), out);
     }
 
     /// Processes held messages that are next in their streams, until none is.
@@ -1062,15 +1115,17 @@ impl<A: Application + Clone> Replica<A> {
     /// A Commit waits until its Prepare has been processed from the primary's stream (or that
     /// stream has moved to another epoch, so it never will be).
     fn dependencies_met(&self, msg: &Certified) -> bool {
-        let Certified::Commit(c) = msg else {
-            return true;
-        };
-        let p = &c.prepare;
-        if p.replica == self.config.me || p.replica.0 >= self.config.n {
-            return true;
+        let k = self.config.checkpoint_period;
+        if let Certified::Prepare(p) = msg {
+            // A Prepare far beyond our stable checkpoint waits (bounding the slots a faulty
+            // primary can make us keep) until state transfer or stability catches up.
+            return p.seq <= self.stable.seq + k * (CHECKPOINTS_AHEAD_MAX + 2);
         }
-        let s = &self.streams[p.replica.0 as usize];
-        s.epoch != Some(p.ui.epoch) || p.ui.counter < s.next
+        // Nothing else waits on another stream: a Commit that arrives before its Prepare is
+        // kept aside (`early_commits`) rather than blocking its sender's stream, since a
+        // faulty primary can leave a gap in its own stream forever (model-checking finding 1:
+        // a wait across streams let a Byzantine replica wedge a correct one).
+        true
     }
 
     /// One certified message from `j`, in `j`'s counter order, UI verified.
@@ -1112,8 +1167,10 @@ impl<A: Application + Clone> Replica<A> {
                     return self.reject(Reason::BadCheckpoint, out);
                 }
                 s.max_checkpoint = Some(c.seq);
-                if c.seq >= self.stable.seq {
-                    s.anchors.insert(c.seq, counter);
+                let limit = self.stable.seq + k * (CHECKPOINTS_AHEAD_MAX + 2);
+                if c.seq >= self.stable.seq && c.seq <= limit {
+                    debug_assert_eq!(c.ui.counter, counter);
+                    s.anchors.entry(c.seq).or_insert_with(|| c.clone());
                 }
                 self.on_checkpoint_vote(usig, c, out);
             }
@@ -1171,17 +1228,27 @@ impl<A: Application + Clone> Replica<A> {
             // Already executed here (a re-proposal): confirm it for replicas that lag.
             if !mine {
                 let d = digest.unwrap_or_else(|| p.digest());
-                self.send_commit(usig, &p, &d, out);
+                self.send_commit(usig, p, &d, out);
             }
             return;
         }
         let prepare_digest = digest.unwrap_or_else(|| p.digest());
+        let primary = p.replica;
+        let view = p.view;
+        let early: BTreeSet<ReplicaId> = self
+            .early_commits
+            .remove(&seq)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(r, (v, d))| *v == view && *d == prepare_digest && *r != primary)
+            .map(|(r, _)| r)
+            .collect();
         self.slots.insert(
             seq,
             Slot {
                 prepare: p,
                 prepare_digest,
-                commits: BTreeSet::new(),
+                commits: early,
                 commit_sent: mine,
             },
         );
@@ -1230,7 +1297,7 @@ impl<A: Application + Clone> Replica<A> {
             return;
         }
         let (p, d) = (slot.prepare.clone(), slot.prepare_digest);
-        if self.send_commit(usig, &p, &d, out) {
+        if self.send_commit(usig, p, &d, out) {
             let me = self.config.me;
             if let Some(slot) = self.slots.get_mut(&seq) {
                 slot.commit_sent = true;
@@ -1242,13 +1309,17 @@ impl<A: Application + Clone> Replica<A> {
     fn send_commit(
         &mut self,
         usig: &mut impl UsigPort,
-        p: &Prepare,
+        p: Prepare,
         prepare_digest: &Digest,
         out: &mut Out,
     ) -> bool {
+        if !self.log_has_room(false) {
+            self.reject(Reason::LogFull, out);
+            return false;
+        }
         let mut c = Commit {
             replica: self.config.me,
-            prepare: p.clone(),
+            prepare: p,
             ui: placeholder_ui(),
         };
         let digest = c.digest_with(prepare_digest);
@@ -1280,8 +1351,17 @@ impl<A: Application + Clone> Replica<A> {
             return self.resync_vote(usig, c, out);
         }
         let Some(slot) = self.slots.get_mut(&p.seq) else {
-            // Its Prepare was processed and refused (or is not ours to see).
-            return self.reject(Reason::PrepareMismatch, out);
+            // Its Prepare has not been accepted here (yet): keep the vote aside, bounded.
+            let k = self.config.checkpoint_period;
+            if p.seq > self.stable.seq + k * (CHECKPOINTS_AHEAD_MAX + 2) {
+                return self.reject(Reason::Stale, out);
+            }
+            let d = self.known_prepare_digest(p).unwrap_or_else(|| p.digest());
+            self.early_commits
+                .entry(p.seq)
+                .or_default()
+                .insert(c.replica, (p.view, d));
+            return;
         };
         if slot.prepare != *p {
             return self.reject(Reason::PrepareMismatch, out);
@@ -1309,6 +1389,14 @@ impl<A: Application + Clone> Replica<A> {
             return self.reject(Reason::BadBatch, out);
         }
         let d = c.prepare.digest();
+        // The Prepare must really be the primary's: a faulty backup cannot make one up.
+        let primary = self.primary_of(self.view);
+        if c.prepare.replica != primary
+            || c.prepare.ui.usig.0 != primary.0
+            || usig.verify_ui(&d, &c.prepare.ui).is_err()
+        {
+            return self.reject(Reason::BadUi, out);
+        }
         let entry = self
             .resync_commits
             .entry(q)
@@ -1359,6 +1447,13 @@ impl<A: Application + Clone> Replica<A> {
                 break;
             }
             let slot = self.slots.remove(&q).expect("ready");
+            self.early_commits.remove(&q);
+            let ui = &slot.prepare.ui;
+            self.recent_prepares
+                .insert(q, (ui.usig.0, ui.epoch, ui.counter, slot.prepare_digest));
+            while self.recent_prepares.len() > RECENT_PREPARES_MAX {
+                self.recent_prepares.pop_first();
+            }
             for (index, r) in slot.prepare.batch.into_iter().enumerate() {
                 let last = self.replies.get(&r.client).map(|c| c.request_id);
                 if last.is_some_and(|l| r.request_id <= l) {
@@ -1428,6 +1523,9 @@ impl<A: Application + Clone> Replica<A> {
         out: &mut Out,
     ) {
         debug_assert!(self.my_max_checkpoint.is_none_or(|m| m < seq));
+        if !self.log_has_room(true) {
+            return self.reject(Reason::LogFull, out);
+        }
         let mut c = Checkpoint {
             replica: self.config.me,
             seq,
@@ -1462,6 +1560,9 @@ impl<A: Application + Clone> Replica<A> {
         let k = self.config.checkpoint_period;
         loop {
             let q = self.next_prepare_seq;
+            if !self.log_has_room(false) {
+                break;
+            }
             if q > self.executed_seq + self.config.window_max
                 || q > self.stable.seq + k * CHECKPOINTS_AHEAD_MAX
                 || self.my_max_checkpoint.is_none_or(|m| m < boundary(q, k))
@@ -1517,6 +1618,8 @@ impl<A: Application + Clone> Replica<A> {
         if !self.started {
             return;
         }
+        // Held messages whose wait (a Prepare beyond stability) may be over.
+        self.drain(usig, out);
         if self
             .recovery
             .as_ref()
@@ -1556,6 +1659,12 @@ impl<A: Application + Clone> Replica<A> {
 
     // ----- certifying and sending ---------------------------------------------------------------
 
+    /// Room in our log for one more certified message (Checkpoints keep a reserve, since they
+    /// are what lets garbage collection free the log).
+    fn log_has_room(&self, checkpoint: bool) -> bool {
+        self.sent_log.len() + if checkpoint { 1 } else { 16 } < LOG_ENTRIES_MAX
+    }
+
     fn certify(&mut self, usig: &mut impl UsigPort, digest: &Digest) -> Option<Ui> {
         // A correct wrapper gives us every counter of our USIG, so ours are contiguous; a
         // Byzantine one may burn counters elsewhere (our peers then see a gap and stop
@@ -1566,9 +1675,21 @@ impl<A: Application + Clone> Replica<A> {
         Some(ui)
     }
 
+    /// Our log since our anchor, as log entries.
+    fn log_entries(&self) -> Vec<LogEntry> {
+        self.sent_log
+            .iter()
+            .map(|(m, stub)| stub.clone().unwrap_or_else(|| m.to_log_entry()))
+            .collect()
+    }
+
     /// Records a certified message we created and broadcasts it.
     fn emit(&mut self, m: Certified, out: &mut Out) {
-        self.sent_log.push(m.clone());
+        let entry = match &m {
+            Certified::ViewChange(_) | Certified::NewView(_) => Some(m.to_log_entry()),
+            _ => None,
+        };
+        self.sent_log.push((m.clone(), entry));
         out.push(Action::Broadcast {
             message: m.into_message(),
         });
@@ -1644,7 +1765,7 @@ impl<A: Application + Clone> Replica<A> {
         let pos = self
             .sent_log
             .iter()
-            .position(|m| matches!(m, Certified::Checkpoint(c) if c.seq == seq))
+            .position(|(m, _)| matches!(m, Certified::Checkpoint(c) if c.seq == seq))
             .expect("we sent a checkpoint for every seq we have a snapshot of");
         self.sent_log.drain(..pos);
         self.stable_votes = cert
@@ -1719,9 +1840,16 @@ impl<A: Application + Clone> Replica<A> {
             if !seen.insert(c.replica) {
                 return false;
             }
-            if c.replica != self.config.me
-                && self.accepted_epochs[c.replica.0 as usize] != Some(c.ui.epoch)
-            {
+            // A certificate is evidence: a Checkpoint from an epoch before the one now accepted
+            // (its replica restarted since) still proves what that replica said then. The
+            // UsigPort must verify such historical UIs (see its docs); live stream messages,
+            // by contrast, are only accepted from the current epoch.
+            let accepted = if c.replica == self.config.me {
+                Some(self.my_epoch)
+            } else {
+                self.accepted_epochs[c.replica.0 as usize]
+            };
+            if accepted.is_none_or(|a| c.ui.epoch > a) {
                 return false;
             }
             if usig.verify_ui(&c.digest(), &c.ui).is_err() {
@@ -1778,7 +1906,10 @@ impl<A: Application + Clone> Replica<A> {
         }
         let backoff = (new_view - self.view).min(VIEW_CHANGE_BACKOFF_MAX);
         let backoff = 1u64 << (backoff - 1).min(6);
-        if self.recovery.is_some() {
+        if self.recovery.is_some() || !self.log_has_room(false) {
+            // While recovering: see `Recovery`. A log at its bound (view changes failing for
+            // a long time without a checkpoint): we keep asking (ReqViewChange) without
+            // certifying more.
             // Our log may be missing what we said before our restart: wait for the NewView.
             out.push(Action::SetTimer {
                 kind: TimerKind::ViewChange,
@@ -1786,7 +1917,7 @@ impl<A: Application + Clone> Replica<A> {
             });
             return;
         }
-        let log: Vec<LogEntry> = self.sent_log.iter().map(Certified::to_log_entry).collect();
+        let log = self.log_entries();
         let mut vc = ViewChange {
             replica: self.config.me,
             new_view,
@@ -1835,7 +1966,10 @@ impl<A: Application + Clone> Replica<A> {
         let Some(vcs) = self.view_changes.get(&w) else {
             return;
         };
-        if vcs.len() <= self.config.f as usize || !vcs.contains_key(&self.config.me) {
+        if vcs.len() <= self.config.f as usize
+            || !vcs.contains_key(&self.config.me)
+            || !self.log_has_room(false)
+        {
             return;
         }
         // Ours first, then the lowest ids: deterministic.
@@ -1877,8 +2011,8 @@ impl<A: Application + Clone> Replica<A> {
             return Err(Reason::BadViewChange);
         }
         if j != self.config.me {
-            if let Some(&c) = self.streams[j.0 as usize].anchors.get(&anchor.seq) {
-                if c != anchor.ui.counter {
+            if let Some(c) = self.streams[j.0 as usize].anchors.get(&anchor.seq) {
+                if c.ui.epoch == anchor.ui.epoch && c.ui.counter != anchor.ui.counter {
                     return Err(Reason::BadViewChange);
                 }
             }
@@ -2010,6 +2144,7 @@ impl<A: Application + Clone> Replica<A> {
         self.mode = Mode::Normal;
         self.new_view = Some(nv);
         self.slots.clear();
+        self.early_commits.clear();
         self.proposed.clear();
         self.fresh = self.pending.keys().copied().collect();
         self.next_prepare_seq = plan.cert.seq + 1;
@@ -2050,7 +2185,10 @@ impl<A: Application + Clone> Replica<A> {
     fn on_status(&mut self, j: ReplicaId, s: Status, out: &mut Out) {
         // Retransmit what j lacks of our stream.
         if let Some(pos) = s.streams.iter().find(|p| p.replica == self.config.me) {
-            let first = self.sent_log.first().map_or(u64::MAX, |m| m.ui().counter);
+            let first = self
+                .sent_log
+                .first()
+                .map_or(u64::MAX, |(m, _)| m.ui().counter);
             if pos.epoch == self.my_epoch && pos.next_counter < first {
                 // What j lacks is below our stable checkpoint: it needs state, then our log.
                 let r = StateRequest {
@@ -2064,6 +2202,7 @@ impl<A: Application + Clone> Replica<A> {
                 for m in self
                     .sent_log
                     .iter()
+                    .map(|(m, _)| m)
                     .filter(|m| m.ui().counter >= from)
                     .take(RETRANSMIT_BURST_MAX)
                 {
@@ -2099,7 +2238,7 @@ impl<A: Application + Clone> Replica<A> {
         } else {
             None
         };
-        let log = self.sent_log.iter().map(Certified::to_log_entry).collect();
+        let log = self.log_entries();
         out.push(Action::Send {
             to: j,
             message: Message::StateReply(StateReply {
@@ -2108,6 +2247,11 @@ impl<A: Application + Clone> Replica<A> {
                 checkpoint,
                 new_view,
                 log,
+                anchors: self
+                    .streams
+                    .iter()
+                    .flat_map(|s| s.anchors.values().cloned())
+                    .collect(),
             }),
         });
     }
@@ -2121,6 +2265,7 @@ impl<A: Application + Clone> Replica<A> {
     ) {
         let f = self.config.f as usize;
         let k = self.config.checkpoint_period;
+        let was_fetching = self.is_fetching_state();
         if let Some(rec) = &mut self.recovery {
             if rec.floor.is_none() {
                 rec.executed.insert(j, r.executed_seq);
@@ -2162,7 +2307,45 @@ impl<A: Application + Clone> Replica<A> {
                 }
             }
         }
+        // Other peers' anchors, as j recorded them in their streams.
+        for c in &r.anchors {
+            let better = |s: &Stream| s.epoch == Some(c.ui.epoch) && s.next < c.ui.counter;
+            if c.replica != j && c.replica.0 < self.config.n && c.replica != self.config.me {
+                // The highest anchor we can use for that peer.
+                let usable = c.seq <= self.stable.seq
+                    && !r.anchors.iter().any(|d| {
+                        d.replica == c.replica && d.seq > c.seq && d.seq <= self.stable.seq
+                    });
+                if usable && better(&self.streams[c.replica.0 as usize]) {
+                    self.jump_to_anchor(usig, c, out);
+                }
+            }
+        }
         self.fill_from_log(usig, j, &r.log, out);
+        // Still behind j's log: we lack what j no longer keeps.
+        let stuck = r.log.first().and_then(|e| match e {
+            LogEntry::Checkpoint(c) => {
+                let st = &self.streams[j.0 as usize];
+                (st.epoch == Some(c.ui.epoch) && st.next < c.ui.counter).then(|| c.clone())
+            }
+            _ => None,
+        });
+        if let Some(anchor) = stuck {
+            let st = &mut self.streams[j.0 as usize];
+            if st.anchor_requests == 0 {
+                // First ask every replica: a third party's record of j's anchor is preferred
+                // (see `jump_to_anchor`).
+                st.anchor_requests = 1;
+                if !self.state_timer_armed {
+                    self.request_state(out);
+                }
+            } else {
+                // Nobody else has a record (e.g. the others restarted): resume at j's own
+                // anchor, for liveness. See PROGRESS.md on the residual risk.
+                self.jump_to_anchor(usig, &anchor, out);
+                self.fill_from_log(usig, j, &r.log, out);
+            }
+        }
         if self.fetching
             && self.transfer_target.is_none()
             && self.recovery.as_ref().is_none_or(|r| r.floor.is_some())
@@ -2170,7 +2353,8 @@ impl<A: Application + Clone> Replica<A> {
             // A restarted replica has heard from enough peers; later lag is detected by Status.
             self.fetching = false;
         }
-        if !self.is_fetching_state() {
+        if was_fetching && !self.is_fetching_state() && self.state_timer_armed {
+            self.state_timer_armed = false;
             out.push(Action::CancelTimer {
                 kind: TimerKind::StateTransfer,
             });
@@ -2213,6 +2397,7 @@ impl<A: Application + Clone> Replica<A> {
         self.replies = replies;
         self.executed_seq = seq;
         self.slots.retain(|&q, _| q > seq);
+        self.early_commits.retain(|&q, _| q > seq);
         let r = &self.replies;
         self.pending
             .retain(|c, p| r.get(c).is_none_or(|c| p.request_id > c.request_id));

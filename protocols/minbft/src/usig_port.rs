@@ -9,7 +9,12 @@
 //! # Guarantees the core relies on (a correct USIG's)
 //! - `create_ui` never returns the same (usig, epoch, counter) twice, counters start at 1 in each
 //!   epoch and increase by exactly one per call.
-//! - `verify_ui` succeeds only for UIs a USIG created for that digest.
+//! - `verify_ui` succeeds only for UIs a USIG created for that digest, **including UIs of
+//!   earlier epochs of that USIG** that were once accepted: checkpoint certificates are
+//!   evidence that must stay checkable after a replica restarts (a wrapper over
+//!   `rampart_usig::Verifier`, which refuses older epochs, keeps the announcements of past
+//!   epochs to do so). Which epoch is *live* is the core's decision (`Input::EpochAccepted`):
+//!   stream messages of any other epoch are refused before `verify_ui` is asked.
 //!
 //! The core checks *sequence* (no gaps) and *epoch acceptance* itself.
 //!

@@ -46,6 +46,8 @@ pub const REPLICAS_MAX: usize = 16;
 pub const LOG_ENTRIES_MAX: usize = 4096;
 /// Largest replica snapshot (application snapshot plus reply cache) in a StateReply.
 pub const SNAPSHOT_SIZE_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// Most anchors in a StateReply (a few checkpoint intervals per replica).
+pub const ANCHORS_MAX: usize = REPLICAS_MAX * 8;
 /// Most stream positions in a Status message.
 pub const STATUS_STREAMS_MAX: usize = REPLICAS_MAX;
 
@@ -214,6 +216,9 @@ pub struct StateReply {
     pub checkpoint: Option<CheckpointTransfer>,
     pub new_view: Option<NewView>,
     pub log: Vec<LogEntry>,
+    /// Other replicas' first Checkpoints (at or above the replier's stable checkpoint) as the
+    /// replier processed them in their streams: where a lagging replica may resume them.
+    pub anchors: Vec<Checkpoint>,
 }
 
 /// Where a replica is in one peer's stream of certified messages.
@@ -436,6 +441,7 @@ impl Message {
                 if let Some(nv) = &s.new_view {
                     nv.check_bounds()?;
                 }
+                limit(s.anchors.len() <= ANCHORS_MAX, "state reply anchors")?;
                 check_log(&s.log)
             }
             Message::Status(s) => limit(s.streams.len() <= STATUS_STREAMS_MAX, "status streams"),

@@ -286,3 +286,110 @@ fn placeholder() -> rampart_usig::Ui {
         cert: Certificate::HmacSha256([0; 32]),
     }
 }
+
+#[test]
+fn a_faulty_primary_racing_ahead_cannot_grow_a_backups_state() {
+    use rampart_minbft::replica::{CHECKPOINTS_AHEAD_MAX, HELD_PER_PEER_MAX};
+    use rampart_minbft::wire::Checkpoint;
+    let mut sim = idle_cluster();
+    let k = sim.cfg.checkpoint_period;
+    for q in 1..=2000u64 {
+        let usig = &mut sim.replicas[0].usig;
+        let mut msgs = Vec::new();
+        if q > 1 && (q - 1) % k == 0 {
+            // Made-up checkpoints keep the barrier open.
+            let mut c = Checkpoint {
+                replica: ReplicaId(0),
+                seq: q - 1,
+                state_digest: [q as u8; 32],
+                ui: placeholder(),
+            };
+            c.ui = usig.create_ui(&c.digest()).unwrap();
+            msgs.push(Message::Checkpoint(c));
+        }
+        let mut p = Prepare {
+            view: 0,
+            replica: ReplicaId(0),
+            seq: q,
+            batch: vec![request(q % 2, q, &KvOp::Null)],
+            ui: placeholder(),
+        };
+        p.ui = usig.create_ui(&p.digest()).unwrap();
+        msgs.push(Message::Prepare(p));
+        for m in msgs {
+            deliver(&mut sim, 1, 0, m);
+        }
+    }
+    let r = &sim.replicas[1].replica;
+    assert!(
+        r.slots_len() as u64 <= k * (CHECKPOINTS_AHEAD_MAX + 2),
+        "slots bounded: {}",
+        r.slots_len()
+    );
+    assert!(
+        r.rejections().count(Reason::HoldBackFull) > 0,
+        "the rest was held back, then refused"
+    );
+    let _ = HELD_PER_PEER_MAX;
+}
+
+/// Model-checking finding 1 (proofs/FINDINGS.md): a Commit embedding a forged Prepare that
+/// claims a correct replica's counter must not wedge another correct replica's streams.
+#[test]
+fn a_commit_embedding_a_forged_prepare_does_not_wedge_a_correct_replica() {
+    use rampart_minbft::wire::Commit;
+    let mut sim = idle_cluster();
+    let r = request(0, 1, &KvOp::Null);
+    // Replica 0 (Byzantine primary): a Commit (its counter 2) of a Prepare that claims to be
+    // replica 1's counter 2 in view 1, with a certificate that cannot verify.
+    let mut forged = Prepare {
+        view: 1,
+        replica: ReplicaId(1),
+        seq: 1,
+        batch: vec![r.clone()],
+        ui: placeholder(),
+    };
+    forged.ui = rampart_usig::Ui {
+        usig: rampart_usig::UsigId(1),
+        epoch: 1,
+        counter: 2,
+        cert: Certificate::HmacSha256([7; 32]),
+    };
+    let usig = &mut sim.replicas[0].usig;
+    let mut bad = Commit {
+        replica: ReplicaId(0),
+        prepare: forged,
+        ui: placeholder(),
+    };
+    bad.ui = usig.create_ui(&bad.digest()).unwrap();
+    // Then a genuine Prepare for seq 1 (its counter 3).
+    let mut p = Prepare {
+        view: 0,
+        replica: ReplicaId(0),
+        seq: 1,
+        batch: vec![r],
+        ui: placeholder(),
+    };
+    p.ui = usig.create_ui(&p.digest()).unwrap();
+    deliver(&mut sim, 1, 0, Message::Commit(bad.clone()));
+    let acts = deliver(&mut sim, 1, 0, Message::Prepare(p.clone()));
+    let commit_1 = acts
+        .iter()
+        .find_map(|a| match a {
+            Action::Broadcast {
+                message: m @ Message::Commit(_),
+            } => Some(m.clone()),
+            _ => None,
+        })
+        .expect("replica 1 commits the genuine Prepare");
+    // Replica 2: replica 1's Commit, then the Prepare, then the forged Commit.
+    deliver(&mut sim, 2, 1, commit_1);
+    deliver(&mut sim, 2, 0, Message::Prepare(p));
+    let acts = deliver(&mut sim, 2, 0, Message::Commit(bad));
+    assert_eq!(
+        sim.replicas[2].replica.executed_seq(),
+        1,
+        "replica 2 executed seq 1: {acts:?}"
+    );
+    assert_eq!(sim.replicas[1].replica.executed_seq(), 1);
+}

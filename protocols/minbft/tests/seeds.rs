@@ -73,6 +73,9 @@ fn many_seeds() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(if cfg!(debug_assertions) { 40 } else { 300 });
     for seed in 0..count {
+        if std::env::var_os("VERBOSE").is_some() {
+            eprintln!("seed {seed}");
+        }
         if let Err(e) = std::panic::catch_unwind(|| scenario(seed)) {
             eprintln!("FAILED seed {seed}");
             std::panic::resume_unwind(e);

@@ -91,6 +91,9 @@ impl SimConfig {
     }
 }
 
+/// seq -> executed entries (index in batch, client, request id).
+pub type History = BTreeMap<u64, Vec<(usize, ClientId, u64)>>;
+
 pub struct ReplicaNode {
     pub replica: Replica<KvStore>,
     pub usig: MemUsig,
@@ -133,10 +136,10 @@ pub struct Sim {
     pub clients: Vec<ClientNode>,
     pub epochs: Vec<u64>,
     /// replica -> seq -> executed entries (index, client, request id), across restarts.
-    pub executed: Vec<BTreeMap<u64, Vec<(usize, ClientId, u64)>>>,
+    pub executed: Vec<History>,
     pub restored: Vec<Vec<u64>>,
     /// Executions of earlier incarnations (before restarts).
-    pub past: Vec<(u32, BTreeMap<u64, Vec<(usize, ClientId, u64)>>)>,
+    pub past: Vec<(u32, History)>,
     pub delivered: u64,
     /// Messages the Byzantine replica sent (for replays).
     byz_sent: Vec<(Node, Vec<u8>)>,
@@ -367,6 +370,37 @@ impl Sim {
             match a {
                 Action::Send { to, message } => self.send(from, Node::Replica(to.0), &message),
                 Action::Broadcast { message } => {
+                    if std::env::var_os("TRACE_SEND").is_some() {
+                        let kind = match &message {
+                            Message::Prepare(p) => format!(
+                                "Prepare v{} s{} n{} c{}",
+                                p.view,
+                                p.seq,
+                                p.batch.len(),
+                                p.ui.counter
+                            ),
+                            Message::Commit(c) => format!(
+                                "Commit v{} s{} c{}",
+                                c.prepare.view, c.prepare.seq, c.ui.counter
+                            ),
+                            Message::Checkpoint(c) => {
+                                format!("Checkpoint s{} c{}", c.seq, c.ui.counter)
+                            }
+                            Message::ViewChange(v) => format!(
+                                "ViewChange v{} cert{} c{}",
+                                v.new_view, v.checkpoint.seq, v.ui.counter
+                            ),
+                            Message::NewView(v) => {
+                                format!("NewView v{} c{}", v.new_view, v.ui.counter)
+                            }
+                            Message::ReqViewChange(v) => format!("ReqViewChange v{}", v.new_view),
+                            Message::StateRequest(_) => "StateRequest".to_string(),
+                            _ => String::new(),
+                        };
+                        if !kind.is_empty() {
+                            eprintln!("{} r{i} bcast {kind}", self.now_ms);
+                        }
+                    }
                     for j in 0..self.cfg.n {
                         if j != i {
                             self.send(from, Node::Replica(j), &message);
@@ -410,7 +444,11 @@ impl Sim {
                         self.replicas[i as usize].replica.executed_seq()
                     )
                 }),
-                Action::Rejected { .. } => {}
+                Action::Rejected { reason } => {
+                    if std::env::var_os("TRACE_REJECT").is_some() {
+                        eprintln!("{} r{i} rejected {reason:?}", self.now_ms);
+                    }
+                }
             }
         }
     }
@@ -461,6 +499,14 @@ impl Sim {
 
     /// Runs one event; false when none is left or the time limit passed.
     pub fn step(&mut self) -> bool {
+        if self.delivered > 3_000_000 {
+            panic!(
+                "message storm: {} deliveries by t={} ms\n{}",
+                self.delivered,
+                self.now_ms,
+                self.dump()
+            );
+        }
         let Some((&(at, order), _)) = self.events.iter().next() else {
             return false;
         };
