@@ -1,6 +1,5 @@
-//! FINDINGS.md, finding 1: a Commit that embeds a forged Prepare wedges a correct replica's
-//! streams (liveness). Ignored until the core is fixed: `cargo test -p rampart-proofs --test
-//! finding_1 -- --ignored` must then pass, and the `ignore` can go.
+//! FINDINGS.md, finding 1 (fixed): a Commit that embeds a forged Prepare used to wedge a correct
+//! replica's streams (liveness). This replays the counterexample's trace against the core.
 
 use rampart_minbft::wire::Message;
 use rampart_proofs::byzantine::{ByzAction, Target};
@@ -22,9 +21,8 @@ fn envelope(s: &State, from: u32, to: u32, pred: impl Fn(&Message) -> bool) -> E
 }
 
 #[test]
-#[ignore = "finding 1 (FINDINGS.md): fails until the core verifies an embedded Prepare before waiting on it"]
 fn a_commit_embedding_a_forged_prepare_does_not_wedge_a_correct_replica() {
-    let m = MinBftModel::new(ModelConfig::ci_byzantine());
+    let m = MinBftModel::new(ModelConfig::ci_byzantine_two());
     let mut s = m.init_states().remove(0);
     // The Byzantine replica 0 sends a Commit (its counter 2, valid) embedding a Prepare that
     // claims to be replica 1's counter 2, with a certificate that cannot verify.
