@@ -240,7 +240,7 @@ impl Byzantine {
         match a {
             ByzAction::Propose { view, seq, request, to } => {
                 let batch = vec![request.unwrap_or_else(|| self.garbage_request())];
-                let mut p = Prepare { view, replica: me, seq, batch, ui: placeholder() };
+                let mut p = Prepare { view, replica: me, seq, batch: batch.into(), ui: placeholder() };
                 p.ui = self.certify(&p.digest());
                 self.created.push(Some(Certified::Prepare(p.clone())));
                 self.to_targets(model, to, Message::Prepare(p))
@@ -282,7 +282,7 @@ impl Byzantine {
                 };
                 let message = if MinBftModel::primary_of(0) == self.id {
                     let batch = vec![self.garbage_request()];
-                    Message::Prepare(Prepare { view: 0, replica: me, seq: 1, batch, ui })
+                    Message::Prepare(Prepare { view: 0, replica: me, seq: 1, batch: batch.into(), ui })
                 } else {
                     Message::Checkpoint(Checkpoint { replica: me, seq: k, state_digest: [0xDD; 32], ui })
                 };
@@ -295,7 +295,7 @@ impl Byzantine {
                     view,
                     replica: ReplicaId(primary),
                     seq: 1,
-                    batch: vec![request],
+                    batch: vec![request].into(),
                     // Counter 1 is the primary's anchor; 2 is its first Prepare.
                     ui: junk_ui(primary, 2),
                 };
@@ -307,7 +307,7 @@ impl Byzantine {
             ByzAction::ForgePrepare => {
                 let other = (0..N).find(|&r| r != self.id).expect("n > 1");
                 let batch = vec![self.seen_requests().into_iter().next().unwrap_or_else(|| self.garbage_request())];
-                let p = Prepare { view: 0, replica: ReplicaId(other), seq: 1, batch, ui: junk_ui(other, 2) };
+                let p = Prepare { view: 0, replica: ReplicaId(other), seq: 1, batch: batch.into(), ui: junk_ui(other, 2) };
                 self.to_targets(model, Target::AllCorrect, Message::Prepare(p))
             }
             ByzAction::GarbageRequest => {

@@ -3,7 +3,9 @@
 //!
 //! - **USIG**: a synchronous protected procedure call to its own USIG PD (`usig` channel) for
 //!   every UI created and verified ([`PdUsig`]); a failed call (the USIG restarting) is a
-//!   `UsigFault::Unavailable`, which the core treats as "cannot certify now".
+//!   `UsigFault::Unavailable`, which the core treats as "cannot certify now". Verification asks
+//!   for any epoch the USIG PD accepted and still remembers (`VerifyUiAnyEpoch`), as the core's
+//!   `UsigPort` requires: checkpoint certificates may carry UIs of a peer's earlier lives.
 //! - **Peers and clients**: one [`Link`] each (a ring per direction in shared regions, chunked
 //!   messages, the channel as doorbell both ways). Every message starts with an envelope byte:
 //!   [`ENVELOPE_MINBFT`] and a `rampart_minbft::wire` message, or [`ENVELOPE_ANNOUNCEMENT`] and
@@ -11,9 +13,14 @@
 //!   the client link carries the clients `client PD index * CLIENTS_PER_PD + k` only, and a
 //!   request naming any other client is dropped.
 //! - **Epochs**: at start and every [`ANNOUNCE_INTERVAL_MS`] the replica asks its USIG for its
-//!   current announcement and broadcasts it; an announcement from peer `j` must name USIG `j`,
-//!   is checked by this replica's USIG PD (the identity signature, forward epochs only) and only
-//!   then becomes `Input::EpochAccepted`.
+//!   current announcement and broadcasts it, and at once when a UI comes back in a new epoch
+//!   (the USIG PD restarted; the announcement goes out before the messages certified in it). An
+//!   announcement from peer `j` must name USIG `j`, is checked by this replica's USIG PD (the
+//!   identity signature, forward epochs only) and only then becomes `Input::EpochAccepted`.
+//!   The replica keeps the peers' announcements its USIG PD accepted (the last
+//!   `EPOCH_HISTORY_MAX` per peer) and replays them, oldest first, to a restarted USIG PD, whose
+//!   verifier starts empty: on noticing its new epoch, or when it refuses a UI of an epoch it
+//!   had accepted. So a USIG restart does not cost the peers' earlier epochs' evidence.
 //! - **Recovery**: a replica whose outgoing rings already existed when it started is a restarted
 //!   life (`Link::resumed`): it starts the core with `recovering`, which fetches state.
 //! - **Time**: the core's timers (and the announcement tick) are kept here and folded into the
@@ -34,7 +41,7 @@ use rampart_ring::Doorbell;
 use rampart_runtime::{clock, pd_name, Channel, ChannelSet, Handler, Message as PdMessage, NoPpCall, Notify};
 use rampart_transport::Link;
 use rampart_usig::pp::{UsigRequest, UsigResponse};
-use rampart_usig::{Acceptance, Digest, EpochAnnouncement, Ui, UsigId};
+use rampart_usig::{Acceptance, Digest, EpochAnnouncement, Ui, UsigId, VerifyError, EPOCH_HISTORY_MAX};
 
 rampart_runtime::bindings!();
 
@@ -81,8 +88,19 @@ impl Doorbell for Bell {
     }
 }
 
-/// The USIG PD, through the `usig` channel.
-struct PdUsig;
+/// The USIG PD, through the `usig` channel; and the peers' epoch announcements it accepted, so
+/// that a restarted USIG PD (whose verifier starts empty) can be taught them again.
+struct PdUsig {
+    /// Per USIG id, the announcements the USIG PD accepted as new epochs, oldest first: at most
+    /// `EPOCH_HISTORY_MAX`, the epochs its verifier remembers. Public, identity-signed values.
+    learned: Vec<Vec<EpochAnnouncement>>,
+    /// The epoch of the last UI the USIG created (0 before the first).
+    created_epoch: u64,
+    /// The USIG's epoch when `learned` was last replayed to it (0: never).
+    taught_epoch: u64,
+    /// A UI came back in a new epoch: the USIG PD restarted, and the replica must announce.
+    restarted: bool,
+}
 
 impl PdUsig {
     fn call(&self, request: &UsigRequest) -> Option<UsigResponse> {
@@ -93,17 +111,71 @@ impl PdUsig {
         }
         UsigResponse::decode(reply.label(), reply.words()).ok()
     }
+
+    /// Hand a peer's announcement to the USIG PD; remember it if it opened a new epoch there.
+    fn accept(&mut self, announcement: EpochAnnouncement) -> Option<Acceptance> {
+        let usig = announcement.usig.0 as usize;
+        let epoch = announcement.epoch;
+        match self.call(&UsigRequest::AcceptAnnouncement { announcement: announcement.clone() }) {
+            Some(UsigResponse::AnnouncementAccepted(a)) => {
+                let history = self.learned.get_mut(usig)?;
+                if matches!(a, Acceptance::NewEpoch { .. }) && history.last().is_none_or(|last| last.epoch < epoch) {
+                    if history.len() == EPOCH_HISTORY_MAX {
+                        history.remove(0);
+                    }
+                    history.push(announcement);
+                }
+                Some(a)
+            }
+            _ => None,
+        }
+    }
+
+    /// If the USIG PD is in an epoch it has not been taught in, replay every remembered peer
+    /// announcement to it, oldest first (its verifier takes epochs only forwards), so that it
+    /// verifies the peers' current and remembered earlier epochs again. At most once per USIG life.
+    fn teach(&mut self) {
+        let Some(UsigResponse::Announcement(own)) = self.call(&UsigRequest::Announcement) else { return };
+        if own.epoch == self.taught_epoch {
+            return;
+        }
+        self.taught_epoch = own.epoch;
+        for history in &self.learned {
+            for a in history {
+                let _ = self.call(&UsigRequest::AcceptAnnouncement { announcement: a.clone() });
+            }
+        }
+    }
+
+    fn remembers(&self, usig: UsigId, epoch: u64) -> bool {
+        self.learned.get(usig.0 as usize).is_some_and(|h| h.iter().any(|a| a.epoch == epoch))
+    }
 }
 
 impl UsigPort for PdUsig {
     fn create_ui(&mut self, digest: &Digest) -> Result<Ui, UsigFault> {
         match self.call(&UsigRequest::CreateUi { digest: *digest }) {
-            Some(UsigResponse::Ui(ui)) => Ok(ui),
+            Some(UsigResponse::Ui(ui)) => {
+                if ui.epoch != self.created_epoch {
+                    self.restarted |= self.created_epoch != 0;
+                    self.created_epoch = ui.epoch;
+                }
+                Ok(ui)
+            }
             _ => Err(UsigFault::Unavailable),
         }
     }
     fn verify_ui(&mut self, digest: &Digest, ui: &Ui) -> Result<(), UsigFault> {
-        match self.call(&UsigRequest::VerifyUi { digest: *digest, ui: ui.clone() }) {
+        // Any epoch the USIG PD accepted and remembers: checkpoint certificates may hold UIs of
+        // a peer's earlier lives; the core decides which epoch is live for stream messages.
+        let request = UsigRequest::VerifyUiAnyEpoch { digest: *digest, ui: ui.clone() };
+        let mut response = self.call(&request);
+        if response == Some(UsigResponse::Rejected(VerifyError::EpochNotAccepted)) && self.remembers(ui.usig, ui.epoch) {
+            // An epoch the USIG PD once accepted: it restarted and forgot; teach it, ask again.
+            self.teach();
+            response = self.call(&request);
+        }
+        match response {
             Some(UsigResponse::Verified) => Ok(()),
             Some(UsigResponse::Rejected(_)) => Err(UsigFault::Invalid),
             _ => Err(UsigFault::Unavailable),
@@ -178,6 +250,11 @@ impl Node {
         let mut actions = core::mem::take(&mut self.actions);
         actions.clear();
         self.core.step_into(&mut self.usig, input, &mut actions);
+        if core::mem::take(&mut self.usig.restarted) {
+            // The USIG came back in a new epoch: announce it before the messages certified in
+            // it (the links keep order), rather than at the next tick.
+            self.announce();
+        }
         for a in actions.drain(..) {
             self.act(a);
         }
@@ -226,17 +303,24 @@ impl Node {
         }
     }
 
-    /// Ask the USIG for its announcement; broadcast it if the epoch is new or the tick is due.
+    /// Ask the USIG for its announcement and broadcast it; if its epoch is new (the USIG PD
+    /// restarted), first teach the USIG PD the peers' epochs again.
     fn announce(&mut self) {
         if let Some(UsigResponse::Announcement(a)) = self.usig.call(&UsigRequest::Announcement) {
             if a.epoch != self.announced_epoch {
                 defmt::info!("replica {}: USIG epoch {}", self.me.0, a.epoch);
                 self.announced_epoch = a.epoch;
+                self.usig.teach();
             }
             if let Ok(bytes) = postcard::to_allocvec(&a) {
                 self.broadcast(&envelope(ENVELOPE_ANNOUNCEMENT, &bytes));
             }
         }
+    }
+
+    /// The announcement tick: announce, and now and then log a status line.
+    fn tick(&mut self) {
+        self.announce();
         self.deadlines[ANNOUNCE_SLOT] = clock::now_ns().saturating_add(ANNOUNCE_INTERVAL_MS * NS_PER_MS);
         self.ticks += 1;
         if self.ticks % 4 == 0 {
@@ -255,7 +339,7 @@ impl Node {
             return;
         }
         let epoch = a.epoch;
-        if let Some(UsigResponse::AnnouncementAccepted(Acceptance::NewEpoch { .. } | Acceptance::AlreadyAccepted)) = self.usig.call(&UsigRequest::AcceptAnnouncement { announcement: a }) {
+        if let Some(Acceptance::NewEpoch { .. } | Acceptance::AlreadyAccepted) = self.usig.accept(a) {
             self.step(Input::EpochAccepted { replica: from, epoch });
         }
     }
@@ -333,7 +417,7 @@ impl Node {
             }
         }
         if self.deadlines[ANNOUNCE_SLOT] <= now {
-            self.announce();
+            self.tick();
         }
     }
 
@@ -409,9 +493,10 @@ fn init() -> Node {
     links.push((Far::Clients { first: 0 }, channels::CLIENT, link));
     let recovering = links.iter().any(|(_, _, l)| l.resumed());
 
-    let mut node = Node { core, usig: PdUsig, me: me_id, links, deadlines: [NO_DEADLINE; TIMER_SLOTS], announced_epoch: 0, executed: 0, dropped: 0, rejected: 0, ticks: 0, sent_kinds: [0; 11], ring_errors: 0, busy: false, actions: Vec::new() };
+    let usig = PdUsig { learned: (0..n).map(|_| Vec::new()).collect(), created_epoch: 0, taught_epoch: 0, restarted: false };
+    let mut node = Node { core, usig, me: me_id, links, deadlines: [NO_DEADLINE; TIMER_SLOTS], announced_epoch: 0, executed: 0, dropped: 0, rejected: 0, ticks: 0, sent_kinds: [0; 11], ring_errors: 0, busy: false, actions: Vec::new() };
     defmt::info!("replica {} of {} starting{}", me, n, if recovering { " (recovering: a restarted life)" } else { "" });
-    node.announce();
+    node.tick();
     node.step(Input::Start { recovering });
     for (_, ch, _) in &node.links {
         ch.notify();

@@ -56,9 +56,9 @@ use crate::app::Application;
 use crate::auth::{self, Key, MacKey};
 use crate::usig_port::UsigPort;
 use crate::wire::{
-    Certified, Checkpoint, CheckpointCert, CheckpointTransfer, ClientId, Commit, LogEntry, Message,
-    NewView, Prepare, ReplicaId, Reply, ReqViewChange, Request, StateReply, StateRequest, Status,
-    StreamPosition, ViewChange, BATCH_REQUESTS_MAX, LOG_ENTRIES_MAX, REPLICAS_MAX,
+    Batch, Certified, Checkpoint, CheckpointCert, CheckpointTransfer, ClientId, Commit, LogEntry,
+    Message, NewView, Prepare, ReplicaId, Reply, ReqViewChange, Request, StateReply, StateRequest,
+    Status, StreamPosition, ViewChange, BATCH_REQUESTS_MAX, LOG_ENTRIES_MAX, REPLICAS_MAX,
 };
 
 /// Most certified messages held back per peer, waiting for a gap to fill.
@@ -78,6 +78,10 @@ pub const CHECKPOINTS_AHEAD_MAX: u64 = 2;
 pub const RECENT_PREPARES_MAX: usize = 64;
 /// Cap on the exponential view-change timeout multiplier.
 pub const VIEW_CHANGE_BACKOFF_MAX: u64 = 64;
+/// Most StateReplies sent to one peer per Status period (a reply carries a snapshot and a log,
+/// so a peer, faulty or not, cannot make us send them faster). Within a period a peer also gets
+/// no second reply to the same request while our stable checkpoint and view are unchanged.
+pub const STATE_REPLIES_PER_PERIOD_MAX: u8 = 2;
 
 /// Configuration of one replica. Every replica of a cluster has the same except `me` and
 /// `client_keys`.
@@ -275,10 +279,14 @@ pub enum Reason {
     /// Our own log of certified messages is at [`LOG_ENTRIES_MAX`] (no checkpoint for a long
     /// time): we certify nothing but Checkpoints until garbage collection makes room.
     LogFull,
+    /// A StateRequest (or a Status asking for state) from a peer that already had its
+    /// StateReplies for this Status period ([`STATE_REPLIES_PER_PERIOD_MAX`]), or the same
+    /// answer already: it is answered in a later period if it asks again.
+    StateReplyLimit,
 }
 
 /// Number of [`Reason`]s.
-pub const REASON_COUNT: usize = Reason::LogFull as usize + 1;
+pub const REASON_COUNT: usize = Reason::StateReplyLimit as usize + 1;
 
 impl Reason {
     /// Every reason, in declaration order (index = `reason as usize`).
@@ -310,6 +318,7 @@ impl Reason {
         Reason::UsigUnavailable,
         Reason::Stale,
         Reason::LogFull,
+        Reason::StateReplyLimit,
     ];
 }
 
@@ -376,6 +385,14 @@ impl Stream {
     }
 }
 
+/// The StateReplies sent to one peer in the current Status period.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct ReplyBudget {
+    sent: u8,
+    /// What the last one answered: (our stable seq, our view, its executed seq, its view).
+    last: Option<(u64, u64, u64, u64)>,
+}
+
 /// One sequence number being agreed on.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Slot {
@@ -434,8 +451,15 @@ pub struct Replica<A> {
     /// no ViewChange (which claims a complete log) until our stable checkpoint passes
     /// everything we can have said then (see [`Recovery`]).
     recovery: Option<Recovery>,
-    /// A StateTransfer timer is pending (limits StateRequest broadcasts to one per period).
+    /// A StateTransfer timer is pending: a StateRequest went out in this period, so the next
+    /// one waits for its expiry (at most one StateRequest per period, whatever we receive).
     state_timer_armed: bool,
+    /// A StateRequest is due at the StateTransfer timer's expiry (asked for during the period).
+    state_wanted: bool,
+    /// Per peer: StateReplies sent to it in this Status period.
+    state_reply_budgets: Vec<ReplyBudget>,
+    /// Per peer: where its last Status said it was in our stream, (epoch, next counter).
+    reported_positions: Vec<Option<(u64, u64)>>,
 
     slots: BTreeMap<u64, Slot>,
     /// Commits whose Prepare we have not accepted (yet): seq -> replica -> (view, Prepare
@@ -447,7 +471,7 @@ pub struct Replica<A> {
     /// The sequence number the primary's next Prepare in this view must carry.
     next_prepare_seq: u64,
     /// Batches the NewView of this view fixes: seq -> batch.
-    reproposals: BTreeMap<u64, Vec<Request>>,
+    reproposals: BTreeMap<u64, Batch>,
     /// We skipped part of this view's primary's stream (state transfer), so we cannot check
     /// its Prepares' order ourselves: we adopt a Prepare only once f other backups committed it.
     primary_resync: bool,
@@ -539,6 +563,9 @@ impl<A: Application + Clone> Replica<A> {
             fetching: false,
             recovery: None,
             state_timer_armed: false,
+            state_wanted: false,
+            state_reply_budgets: alloc::vec![ReplyBudget::default(); n],
+            reported_positions: alloc::vec![None; n],
             slots: BTreeMap::new(),
             recent_prepares: BTreeMap::new(),
             early_commits: BTreeMap::new(),
@@ -697,7 +724,7 @@ impl<A: Application + Clone> Replica<A> {
                 executed: BTreeMap::new(),
                 floor: None,
             });
-            self.request_state(out);
+            self.want_state(out);
         }
     }
 
@@ -729,6 +756,10 @@ impl<A: Application + Clone> Replica<A> {
                 out.push(Action::Broadcast {
                     message: Message::Status(self.status()),
                 });
+                // A new period: every peer may be answered again.
+                for b in &mut self.state_reply_budgets {
+                    *b = ReplyBudget::default();
+                }
                 if let Mode::ChangingTo(to) = self.mode {
                     out.push(Action::Broadcast {
                         message: Message::ReqViewChange(ReqViewChange {
@@ -753,7 +784,7 @@ impl<A: Application + Clone> Replica<A> {
             }
             TimerKind::StateTransfer => {
                 self.state_timer_armed = false;
-                if self.is_fetching_state() {
+                if self.is_fetching_state() || self.state_wanted {
                     self.request_state(out);
                 }
             }
@@ -784,8 +815,21 @@ impl<A: Application + Clone> Replica<A> {
         }
     }
 
+    /// Asks every peer for state now if no StateRequest went out in this StateTransfer period,
+    /// else when the period ends: at most one StateRequest per period, however many messages
+    /// (checkpoint certificates, NewViews, StateReplies) tell us we lag.
+    fn want_state(&mut self, out: &mut Out) {
+        if self.state_timer_armed {
+            self.state_wanted = true;
+        } else {
+            self.request_state(out);
+        }
+    }
+
+    /// Broadcasts a StateRequest and starts a StateTransfer period (see [`Replica::want_state`]).
     fn request_state(&mut self, out: &mut Out) {
         self.state_timer_armed = true;
+        self.state_wanted = false;
         out.push(Action::Broadcast {
             message: Message::StateRequest(StateRequest {
                 replica: self.config.me,
@@ -1454,7 +1498,7 @@ impl<A: Application + Clone> Replica<A> {
             while self.recent_prepares.len() > RECENT_PREPARES_MAX {
                 self.recent_prepares.pop_first();
             }
-            for (index, r) in slot.prepare.batch.into_iter().enumerate() {
+            for (index, r) in slot.prepare.batch.iter().enumerate() {
                 let last = self.replies.get(&r.client).map(|c| c.request_id);
                 if last.is_some_and(|l| r.request_id <= l) {
                     continue; // executed before: exactly once
@@ -1590,7 +1634,7 @@ impl<A: Application + Clone> Replica<A> {
                 if batch.is_empty() {
                     break;
                 }
-                batch
+                batch.into()
             };
             let mut p = Prepare {
                 view: self.view,
@@ -1604,7 +1648,7 @@ impl<A: Application + Clone> Replica<A> {
                 return self.reject(Reason::UsigUnavailable, out);
             };
             p.ui = ui;
-            for r in &p.batch {
+            for r in p.batch.iter() {
                 let e = self.proposed.entry(r.client).or_insert(0);
                 *e = (*e).max(r.request_id);
             }
@@ -1751,7 +1795,7 @@ impl<A: Application + Clone> Replica<A> {
                     .is_none_or(|t| t.seq < cert.seq)
                 {
                     self.transfer_target = Some(cert);
-                    self.request_state(out);
+                    self.want_state(out);
                 }
             }
         }
@@ -2100,7 +2144,7 @@ impl<A: Application + Clone> Replica<A> {
         // primary's first Prepare for it, by (epoch, counter): correct replicas accept no
         // Prepare of a view after refusing one, nor in a later epoch of the primary.
         type Key = (u64, bool, core::cmp::Reverse<(u64, u64)>);
-        let mut best: BTreeMap<u64, (Key, &Vec<Request>)> = BTreeMap::new();
+        let mut best: BTreeMap<u64, (Key, &Batch)> = BTreeMap::new();
         for vc in &nv.view_changes {
             for e in &vc.log {
                 let (p, committed) = match e {
@@ -2169,7 +2213,7 @@ impl<A: Application + Clone> Replica<A> {
                 .is_none_or(|t| t.seq < plan.cert.seq)
             {
                 self.transfer_target = Some(plan.cert);
-                self.request_state(out);
+                self.want_state(out);
             }
         } else {
             self.adopt_stable(usig, plan.cert, out);
@@ -2189,14 +2233,21 @@ impl<A: Application + Clone> Replica<A> {
                 .sent_log
                 .first()
                 .map_or(u64::MAX, |(m, _)| m.ui().counter);
+            let position = Some((pos.epoch, pos.next_counter));
+            // The same position as in j's previous Status: j is stuck, not just a message
+            // behind (under load a Status often races with the messages it asks for).
+            let stuck = self.reported_positions[j.0 as usize] == position;
+            self.reported_positions[j.0 as usize] = position;
             if pos.epoch == self.my_epoch && pos.next_counter < first {
                 // What j lacks is below our stable checkpoint: it needs state, then our log.
-                let r = StateRequest {
-                    replica: j,
-                    executed_seq: s.executed_seq,
-                    view: s.view,
-                };
-                self.on_state_request(j, r, out);
+                if stuck {
+                    let r = StateRequest {
+                        replica: j,
+                        executed_seq: s.executed_seq,
+                        view: s.view,
+                    };
+                    self.on_state_request(j, r, out);
+                }
             } else if pos.epoch == self.my_epoch && pos.next_counter <= self.my_last_counter {
                 let from = pos.next_counter;
                 for m in self
@@ -2214,9 +2265,16 @@ impl<A: Application + Clone> Replica<A> {
             }
         }
         // j is past our execution, or in a later view: fetch (the reply is verified, not j's word).
+        // At most one such request per StateTransfer period (a Status is a hint any peer can
+        // send at any rate).
         let lagging =
             s.stable_seq > self.executed_seq || (s.view > self.view && s.changing_to.is_none());
-        if lagging && !self.is_fetching_state() {
+        if lagging && !self.is_fetching_state() && !self.state_timer_armed {
+            self.state_timer_armed = true;
+            out.push(Action::SetTimer {
+                kind: TimerKind::StateTransfer,
+                duration_ms: self.config.state_transfer_timeout_ms,
+            });
             out.push(Action::Send {
                 to: j,
                 message: Message::StateRequest(StateRequest {
@@ -2228,7 +2286,16 @@ impl<A: Application + Clone> Replica<A> {
         }
     }
 
+    /// Answers a StateRequest, within `j`'s budget for this Status period (see
+    /// [`STATE_REPLIES_PER_PERIOD_MAX`]).
     fn on_state_request(&mut self, j: ReplicaId, r: StateRequest, out: &mut Out) {
+        let key = (self.stable.seq, self.view, r.executed_seq, r.view);
+        let budget = &mut self.state_reply_budgets[j.0 as usize];
+        if budget.last == Some(key) || budget.sent >= STATE_REPLIES_PER_PERIOD_MAX {
+            return self.reject(Reason::StateReplyLimit, out);
+        }
+        budget.sent += 1;
+        budget.last = Some(key);
         let checkpoint = (self.stable.seq > r.executed_seq).then(|| CheckpointTransfer {
             cert: self.current_stable_cert(),
             snapshot: self.stable_snapshot.clone(),
@@ -2265,7 +2332,6 @@ impl<A: Application + Clone> Replica<A> {
     ) {
         let f = self.config.f as usize;
         let k = self.config.checkpoint_period;
-        let was_fetching = self.is_fetching_state();
         if let Some(rec) = &mut self.recovery {
             if rec.floor.is_none() {
                 rec.executed.insert(j, r.executed_seq);
@@ -2336,9 +2402,7 @@ impl<A: Application + Clone> Replica<A> {
                 // First ask every replica: a third party's record of j's anchor is preferred
                 // (see `jump_to_anchor`).
                 st.anchor_requests = 1;
-                if !self.state_timer_armed {
-                    self.request_state(out);
-                }
+                self.want_state(out);
             } else {
                 // Nobody else has a record (e.g. the others restarted): resume at j's own
                 // anchor, for liveness. See PROGRESS.md on the residual risk.
@@ -2353,12 +2417,8 @@ impl<A: Application + Clone> Replica<A> {
             // A restarted replica has heard from enough peers; later lag is detected by Status.
             self.fetching = false;
         }
-        if was_fetching && !self.is_fetching_state() && self.state_timer_armed {
-            self.state_timer_armed = false;
-            out.push(Action::CancelTimer {
-                kind: TimerKind::StateTransfer,
-            });
-        }
+        // The StateTransfer timer, if armed, stays so: its period bounds our StateRequests even
+        // when fetching ends and starts again (a new certificate every K batches while we lag).
     }
 
     /// Replaces our state by a verified snapshot at `t.cert`.
@@ -2445,7 +2505,7 @@ struct Recovery {
 #[derive(Clone, Debug)]
 struct NewViewPlan {
     cert: CheckpointCert,
-    reproposals: BTreeMap<u64, Vec<Request>>,
+    reproposals: BTreeMap<u64, Batch>,
 }
 
 fn placeholder_ui() -> Ui {

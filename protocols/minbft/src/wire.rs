@@ -23,6 +23,7 @@
 //! Unknown versions, trailing bytes, messages over [`MESSAGE_SIZE_MAX_BYTES`], vectors over their
 //! limits, more than [`REPLICAS_MAX`] authenticator entries.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::hash::{Hash, Hasher};
 
@@ -100,13 +101,19 @@ pub struct Reply {
     pub authenticator: Tag,
 }
 
+/// A batch of requests, shared: a Prepare's batch is held by the primary's log, every
+/// replica's slot, every Commit that embeds the Prepare and every outgoing copy, and cloning one
+/// only bumps a count. Encoded exactly as a `Vec<Request>` (a postcard sequence). Build one
+/// with `vec.into()`.
+pub type Batch = Arc<[Request]>;
+
 /// The primary's proposal: `batch` executes at sequence number `seq` in `view`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prepare {
     pub view: u64,
     pub replica: ReplicaId,
     pub seq: u64,
-    pub batch: Vec<Request>,
+    pub batch: Batch,
     pub ui: Ui,
 }
 

@@ -66,7 +66,7 @@ fn an_equivocating_primary_is_caught_by_counter_order() {
         view: 0,
         replica: ReplicaId(0),
         seq: 1,
-        batch: vec![a.clone()],
+        batch: vec![a.clone()].into(),
         ui: placeholder(),
     };
     pa.ui = usig.create_ui(&pa.digest()).unwrap();
@@ -74,7 +74,7 @@ fn an_equivocating_primary_is_caught_by_counter_order() {
         view: 0,
         replica: ReplicaId(0),
         seq: 1,
-        batch: vec![b.clone()],
+        batch: vec![b.clone()].into(),
         ui: placeholder(),
     };
     pb.ui = usig.create_ui(&pb.digest()).unwrap();
@@ -131,7 +131,7 @@ fn forged_and_reused_uis_are_refused() {
         view: 0,
         replica: ReplicaId(0),
         seq: 1,
-        batch: vec![a.clone()],
+        batch: vec![a.clone()].into(),
         ui: placeholder(),
     };
     p.ui = usig.create_ui(&p.digest()).unwrap();
@@ -144,7 +144,7 @@ fn forged_and_reused_uis_are_refused() {
     ));
     // Reused UI on other content (same counter, another batch).
     let mut reused = p.clone();
-    reused.batch = vec![request(1, 1, &KvOp::Null)];
+    reused.batch = vec![request(1, 1, &KvOp::Null)].into();
     assert!(rejected(
         &deliver(&mut sim, 1, 0, Message::Prepare(reused.clone())),
         Reason::BadUi
@@ -175,7 +175,7 @@ fn forged_and_reused_uis_are_refused() {
         view: 0,
         replica: ReplicaId(0),
         seq: 2,
-        batch: vec![request(1, 1, &KvOp::Null)],
+        batch: vec![request(1, 1, &KvOp::Null)].into(),
         ui: placeholder(),
     };
     q.ui = other_epoch.create_ui(&q.digest()).unwrap();
@@ -208,7 +208,7 @@ fn a_replica_cannot_forge_a_client_request() {
         view: 0,
         replica: ReplicaId(0),
         seq: 1,
-        batch: vec![r],
+        batch: vec![r].into(),
         ui: placeholder(),
     };
     p.ui = usig.create_ui(&p.digest()).unwrap();
@@ -311,7 +311,7 @@ fn a_faulty_primary_racing_ahead_cannot_grow_a_backups_state() {
             view: 0,
             replica: ReplicaId(0),
             seq: q,
-            batch: vec![request(q % 2, q, &KvOp::Null)],
+            batch: vec![request(q % 2, q, &KvOp::Null)].into(),
             ui: placeholder(),
         };
         p.ui = usig.create_ui(&p.digest()).unwrap();
@@ -346,7 +346,7 @@ fn a_commit_embedding_a_forged_prepare_does_not_wedge_a_correct_replica() {
         view: 1,
         replica: ReplicaId(1),
         seq: 1,
-        batch: vec![r.clone()],
+        batch: vec![r.clone()].into(),
         ui: placeholder(),
     };
     forged.ui = rampart_usig::Ui {
@@ -367,7 +367,7 @@ fn a_commit_embedding_a_forged_prepare_does_not_wedge_a_correct_replica() {
         view: 0,
         replica: ReplicaId(0),
         seq: 1,
-        batch: vec![r],
+        batch: vec![r].into(),
         ui: placeholder(),
     };
     p.ui = usig.create_ui(&p.digest()).unwrap();

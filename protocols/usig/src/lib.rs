@@ -15,7 +15,8 @@
 //!   identity key; [`Usig::create_ui`] certifies a digest with the next counter.
 //! - [`Verifier`]: held by every replica (or, for HMAC, by every USIG PD; see below). It knows the
 //!   cluster's identity public keys ([`ClusterConfig`]), accepts epochs only through signed
-//!   announcements ([`Verifier::accept_announcement`]) and checks UIs ([`Verifier::verify_ui`]).
+//!   announcements ([`Verifier::accept_announcement`]) and checks UIs ([`Verifier::verify_ui`],
+//!   current epoch only; [`Verifier::verify_ui_any_epoch`], any remembered accepted epoch).
 //! - [`pp`]: the bounded, versioned wire format of the replica <-> USIG protected procedure, and
 //!   [`pp::Service`], the request handler the USIG PD runs.
 //!
@@ -29,7 +30,13 @@
 //! - A verifier moves to a new epoch only on an announcement signed by that USIG's identity key,
 //!   and epochs only move forward: an announcement for an epoch at or below the accepted one is
 //!   refused (so an old epoch's announcement cannot be replayed to revive its keys), and once a
-//!   newer epoch is accepted every UI of an older epoch is rejected.
+//!   newer epoch is accepted [`Verifier::verify_ui`] rejects every UI of an older epoch.
+//! - [`Verifier::verify_ui_any_epoch`] accepts a UI under the same certificate check in the
+//!   current epoch or in one of the earlier epochs the verifier itself accepted, the last
+//!   [`EPOCH_HISTORY_MAX`] (current included; older ones are forgotten, keys zeroized). It never
+//!   accepts an epoch that was not announced to it. It proves a UI was certified by that USIG,
+//!   not that the epoch is still live: for evidence that must survive a restart (MinBFT
+//!   checkpoint certificates), while the caller refuses live traffic of past epochs itself.
 //! - Secret keys ([`IdentitySecret`], [`HmacClusterSecret`], the epoch keys inside [`Usig`] and
 //!   [`Verifier`]) are zeroized on drop, no API returns their bytes, and their `Debug` output
 //!   prints no secret.
@@ -38,7 +45,8 @@
 //! - The identity key signs only announcements, epoch keys only UIs, each over fixed-length,
 //!   domain-tagged bytes ([`DOMAIN_ANNOUNCEMENT`], [`DOMAIN_UI`]).
 //!
-//! Limits: [`USIG_COUNT_MAX`] USIGs per cluster; every request and response fits one runtime
+//! Limits: [`USIG_COUNT_MAX`] USIGs per cluster; [`EPOCH_HISTORY_MAX`] remembered epochs per USIG;
+//! every request and response fits one runtime
 //! message ([`pp::PP_MESSAGE_MAX_BYTES`]); no allocation, no unbounded state.
 //!
 //! Zeroization covers the key values this crate owns. Temporaries inside the `hmac`/`sha2`/
@@ -61,7 +69,8 @@
 //! - **HMAC trust model.** With [`Scheme::HmacSha256`] the per-epoch MAC key is derived from a
 //!   cluster-wide secret, so whoever holds that secret can forge any USIG's UIs. As in the MinBFT
 //!   paper, the secret must therefore live only inside USIG PDs: a replica verifies HMAC UIs by
-//!   asking its own USIG PD ([`pp::UsigRequest::VerifyUi`]), and forwards peers' announcements to
+//!   asking its own USIG PD ([`pp::UsigRequest::VerifyUi`], or
+//!   [`pp::UsigRequest::VerifyUiAnyEpoch`] for past epochs too), and forwards peers' announcements to
 //!   it ([`pp::UsigRequest::AcceptAnnouncement`]). With [`Scheme::Ed25519`] a replica can hold a
 //!   [`Verifier`] itself, since it needs only public keys.
 //!
@@ -87,6 +96,7 @@ pub use keys::{HmacClusterSecret, IdentitySecret};
 pub use usig::{StartError, StartScheme, Usig, UsigError};
 pub use verifier::{
     Acceptance, AnnouncementError, ClusterConfig, ConfigError, UsigIdentity, Verifier, VerifyError,
+    EPOCH_HISTORY_MAX,
 };
 
 /// The most USIGs (so replicas) one cluster configuration may list: f <= 7 with n = 2f + 1 = 15,

@@ -34,7 +34,7 @@ pub const UI_ENCODED_MAX_BYTES: usize = 5 + 10 + 10 + 1 + 64;
 /// credential 32 + signature 64.
 pub const ANNOUNCEMENT_ENCODED_MAX_BYTES: usize = 5 + 10 + 1 + 32 + 64;
 /// Most bytes of an encoded [`UsigRequest`], version byte included: version 1 + variant tag 1 +
-/// the largest variant (VerifyUi: digest 32 + UI).
+/// the largest variant (VerifyUi and VerifyUiAnyEpoch: digest 32 + UI).
 pub const REQUEST_ENCODED_MAX_BYTES: usize =
     1 + 1 + max(32 + UI_ENCODED_MAX_BYTES, ANNOUNCEMENT_ENCODED_MAX_BYTES);
 /// Most bytes of an encoded [`UsigResponse`], version byte included: version 1 + variant tag 1 +
@@ -64,6 +64,9 @@ pub enum UsigRequest {
     Announcement,
     /// Accept a peer's epoch announcement into the USIG PD's verifier.
     AcceptAnnouncement { announcement: EpochAnnouncement },
+    /// Check a UI over this digest in its USIG's current epoch or one of the earlier epochs the
+    /// verifier accepted and still remembers ([`Verifier::verify_ui_any_epoch`]).
+    VerifyUiAnyEpoch { digest: Digest, ui: Ui },
 }
 
 /// What the USIG PD answers.
@@ -71,9 +74,9 @@ pub enum UsigRequest {
 pub enum UsigResponse {
     /// The UI for a `CreateUi` request.
     Ui(Ui),
-    /// The UI of a `VerifyUi` request verifies.
+    /// The UI of a `VerifyUi` or `VerifyUiAnyEpoch` request verifies.
     Verified,
-    /// The UI of a `VerifyUi` request does not verify, and why.
+    /// The UI of a `VerifyUi` or `VerifyUiAnyEpoch` request does not verify, and why.
     Rejected(VerifyError),
     /// This USIG's current epoch announcement.
     Announcement(EpochAnnouncement),
@@ -262,6 +265,12 @@ impl Service {
                 Ok(()) => UsigResponse::Verified,
                 Err(e) => UsigResponse::Rejected(e),
             },
+            UsigRequest::VerifyUiAnyEpoch { digest, ui } => {
+                match self.verifier.verify_ui_any_epoch(digest, ui) {
+                    Ok(()) => UsigResponse::Verified,
+                    Err(e) => UsigResponse::Rejected(e),
+                }
+            }
             UsigRequest::Announcement => {
                 UsigResponse::Announcement(self.usig.announcement().clone())
             }

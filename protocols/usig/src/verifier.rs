@@ -1,10 +1,13 @@
 //! The verifier side: the cluster's USIG identities, the epoch each is accepted in, and UI checks.
 //!
 //! Guarantees: an epoch is accepted only from an announcement signed by that USIG's identity key
-//! (strict Ed25519 verification), epochs only move forward, and a UI verifies only in the epoch
-//! currently accepted for its USIG. Refuses: unknown USIGs, replays of older announcements, a
-//! second, different announcement for the accepted epoch, weak or invalid public keys, and HMAC
-//! epochs when it holds no cluster secret. Bounded: at most [`USIG_COUNT_MAX`] USIGs, fixed-size
+//! (strict Ed25519 verification), epochs only move forward, and [`Verifier::verify_ui`] verifies a
+//! UI only in the epoch currently accepted for its USIG. [`Verifier::verify_ui_any_epoch`] also
+//! verifies UIs of the earlier epochs it accepted, the [`EPOCH_HISTORY_MAX`] most recent ones
+//! (current included), for evidence that must stay checkable across a USIG's restarts. Refuses:
+//! unknown USIGs, replays of older announcements, a second, different announcement for the
+//! accepted epoch, weak or invalid public keys, and HMAC epochs when it holds no cluster secret.
+//! Bounded: at most [`USIG_COUNT_MAX`] USIGs, [`EPOCH_HISTORY_MAX`] epochs each, fixed-size
 //! state, no allocation.
 
 use core::fmt;
@@ -80,7 +83,8 @@ pub enum VerifyError {
     /// The UI names a USIG that is not in the cluster configuration.
     UnknownUsig,
     /// The UI's epoch is not the epoch currently accepted for its USIG (older, newer, or none
-    /// announced yet).
+    /// announced yet); for [`Verifier::verify_ui_any_epoch`], not one of the accepted epochs it
+    /// still remembers (never accepted, or older than the last [`EPOCH_HISTORY_MAX`]).
     EpochNotAccepted,
     /// The certificate does not verify (tampered fields, wrong key, or the wrong scheme for the
     /// epoch).
@@ -122,6 +126,30 @@ enum EpochVerifyKey {
     Ed25519(#[zeroize(skip)] VerifyingKey),
 }
 
+/// A key of an earlier accepted epoch, kept compact (the verifier lives on a small PD stack): an
+/// Ed25519 key as its 32 public bytes, decompressed again when a UI of that epoch is checked.
+#[derive(ZeroizeOnDrop)]
+enum PastVerifyKey {
+    Hmac(HmacEpochKey),
+    Ed25519(#[zeroize(skip)] [u8; 32]),
+}
+
+/// An earlier epoch of one USIG, superseded by a newer accepted announcement.
+#[derive(ZeroizeOnDrop)]
+struct Past {
+    #[zeroize(skip)]
+    epoch: u64,
+    key: PastVerifyKey,
+}
+
+/// How many accepted epochs a [`Verifier`] remembers per USIG, the current one included, for
+/// [`Verifier::verify_ui_any_epoch`]. Accepting one more forgets the oldest. The supervisor
+/// restarts a USIG at most 8 times, so its epochs in one run fit.
+pub const EPOCH_HISTORY_MAX: usize = 8;
+/// Earlier epochs remembered per USIG (the current one is kept apart).
+const PAST_EPOCHS_MAX: usize = EPOCH_HISTORY_MAX - 1;
+const _: () = assert!(EPOCH_HISTORY_MAX >= 1);
+
 #[derive(ZeroizeOnDrop)]
 struct Accepted {
     /// The announcement that opened this epoch, kept so it can be shown to a restarted USIG.
@@ -139,6 +167,8 @@ pub struct Verifier {
     config: ClusterConfig,
     hmac: Option<HmacClusterSecret>,
     accepted: [Option<Accepted>; USIG_COUNT_MAX],
+    /// Per USIG, the earlier accepted epochs, newest first; `None` slots at the end.
+    past: [[Option<Past>; PAST_EPOCHS_MAX]; USIG_COUNT_MAX],
 }
 
 impl Verifier {
@@ -149,6 +179,7 @@ impl Verifier {
             config,
             hmac: hmac.cloned(),
             accepted: [const { None }; USIG_COUNT_MAX],
+            past: [const { [const { None }; PAST_EPOCHS_MAX] }; USIG_COUNT_MAX],
         }
     }
 
@@ -164,7 +195,9 @@ impl Verifier {
     }
 
     /// Accept `ann` if it is signed by its USIG's identity key and moves that USIG's epoch
-    /// forward. On success, UIs of the previously accepted epoch are rejected from now on.
+    /// forward. On success, [`Verifier::verify_ui`] rejects UIs of the previously accepted epoch
+    /// from now on; [`Verifier::verify_ui_any_epoch`] keeps accepting them while that epoch is
+    /// among the last [`EPOCH_HISTORY_MAX`] accepted.
     pub fn accept_announcement(
         &mut self,
         ann: &EpochAnnouncement,
@@ -211,11 +244,35 @@ impl Verifier {
             }
         };
         debug_assert!(ann.epoch > previous);
-        self.accepted[slot] = Some(Accepted {
+        let superseded = self.accepted[slot].replace(Accepted {
             announcement: ann.clone(),
             key,
         });
+        if let Some(old) = superseded {
+            self.remember(slot, &old);
+        }
         Ok(Acceptance::NewEpoch { previous })
+    }
+
+    /// Keep `old`, just superseded, as the newest earlier epoch of `slot`, forgetting the oldest
+    /// if the history is full (its key is zeroized as it drops).
+    fn remember(&mut self, slot: usize, old: &Accepted) {
+        let past = &mut self.past[slot];
+        if PAST_EPOCHS_MAX == 0 {
+            return;
+        }
+        let key = match &old.key {
+            EpochVerifyKey::Hmac(k) => PastVerifyKey::Hmac(k.clone()),
+            EpochVerifyKey::Ed25519(k) => PastVerifyKey::Ed25519(k.to_bytes()),
+        };
+        past.rotate_right(1);
+        debug_assert!(past[0]
+            .as_ref()
+            .is_none_or(|p| p.epoch < old.announcement.epoch));
+        past[0] = Some(Past {
+            epoch: old.announcement.epoch,
+            key,
+        });
     }
 
     /// Check that `ui` certifies `digest`: its USIG is known, its epoch is the one accepted for
@@ -227,15 +284,42 @@ impl Verifier {
             Some(a) if a.announcement.epoch == ui.epoch => a,
             _ => return Err(VerifyError::EpochNotAccepted),
         };
+        check_current(&accepted.key, digest, ui)
+    }
+
+    /// Like [`Verifier::verify_ui`], but the UI's epoch may also be one of the earlier epochs this
+    /// verifier accepted for its USIG, as long as it is among the last [`EPOCH_HISTORY_MAX`]
+    /// accepted (the current one included); an epoch never accepted is refused like any other.
+    ///
+    /// For evidence that outlives an epoch, such as MinBFT checkpoint certificates signed before
+    /// a replica restarted. It says only that the UI was once certified by that USIG; whether a
+    /// message of an old epoch is still *live* is the caller's decision (MinBFT's core refuses
+    /// stream messages of any epoch but the current one before it asks).
+    pub fn verify_ui_any_epoch(&self, digest: &Digest, ui: &Ui) -> Result<(), VerifyError> {
+        let (slot, _) = self.slot(ui.usig).ok_or(VerifyError::UnknownUsig)?;
+        if let Some(a) = &self.accepted[slot] {
+            if a.announcement.epoch == ui.epoch {
+                return check_current(&a.key, digest, ui);
+            }
+        }
+        let past = self.past[slot]
+            .iter()
+            .flatten()
+            .find(|p| p.epoch == ui.epoch)
+            .ok_or(VerifyError::EpochNotAccepted)?;
         if ui.counter == 0 {
             return Err(VerifyError::Malformed);
         }
         let bytes = certified_bytes(ui.usig, ui.epoch, ui.counter, digest);
-        let ok = match (&accepted.key, &ui.cert) {
-            (EpochVerifyKey::Hmac(key), Certificate::HmacSha256(tag)) => key.check(&bytes, tag),
-            (EpochVerifyKey::Ed25519(key), Certificate::Ed25519([r, s])) => key
-                .verify_strict(&bytes, &Signature::from_components(*r, *s))
-                .is_ok(),
+        let ok = match (&past.key, &ui.cert) {
+            (PastVerifyKey::Hmac(key), Certificate::HmacSha256(tag)) => key.check(&bytes, tag),
+            // The bytes were a valid, non-weak point when the epoch was accepted.
+            (PastVerifyKey::Ed25519(public), Certificate::Ed25519([r, s])) => {
+                VerifyingKey::from_bytes(public).is_ok_and(|key| {
+                    key.verify_strict(&bytes, &Signature::from_components(*r, *s))
+                        .is_ok()
+                })
+            }
             _ => false,
         };
         if ok {
@@ -243,6 +327,19 @@ impl Verifier {
         } else {
             Err(VerifyError::BadCertificate)
         }
+    }
+
+    /// The epochs of `usig` that [`Verifier::verify_ui_any_epoch`] accepts UIs of, newest (the
+    /// current one) first; empty for an unknown USIG or before any announcement.
+    pub fn remembered_epochs(&self, usig: UsigId) -> impl Iterator<Item = u64> + '_ {
+        let slot = self.slot(usig).map(|(slot, _)| slot);
+        let current = slot
+            .and_then(|s| self.accepted[s].as_ref())
+            .map(|a| a.announcement.epoch);
+        let past = slot
+            .into_iter()
+            .flat_map(move |s| self.past[s].iter().flatten().map(|p| p.epoch));
+        current.into_iter().chain(past)
     }
 
     /// The epoch accepted for `usig`, if any (`None` also for an unknown USIG).
@@ -271,6 +368,26 @@ impl Verifier {
     /// The cluster configuration this verifier checks against.
     pub fn config(&self) -> &ClusterConfig {
         &self.config
+    }
+}
+
+/// Check `ui`'s certificate under the current epoch key `key` (the epoch already matched).
+fn check_current(key: &EpochVerifyKey, digest: &Digest, ui: &Ui) -> Result<(), VerifyError> {
+    if ui.counter == 0 {
+        return Err(VerifyError::Malformed);
+    }
+    let bytes = certified_bytes(ui.usig, ui.epoch, ui.counter, digest);
+    let ok = match (key, &ui.cert) {
+        (EpochVerifyKey::Hmac(key), Certificate::HmacSha256(tag)) => key.check(&bytes, tag),
+        (EpochVerifyKey::Ed25519(key), Certificate::Ed25519([r, s])) => key
+            .verify_strict(&bytes, &Signature::from_components(*r, *s))
+            .is_ok(),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(VerifyError::BadCertificate)
     }
 }
 

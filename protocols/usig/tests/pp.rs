@@ -67,6 +67,10 @@ fn all_requests() -> Vec<UsigRequest> {
         UsigRequest::AcceptAnnouncement {
             announcement: biggest_announcement(),
         },
+        UsigRequest::VerifyUiAnyEpoch {
+            digest: [0xff; 32],
+            ui: biggest_ui(),
+        },
     ]
 }
 
@@ -296,6 +300,68 @@ fn the_service_answers_each_request_over_the_wire() {
         // A USIG verifies its own UIs too.
         assert_eq!(
             call(&mut b, &UsigRequest::VerifyUi { digest, ui }),
+            UsigResponse::Verified
+        );
+    }
+}
+
+#[test]
+fn the_service_verifies_a_restarted_peers_earlier_epoch_only_when_asked_for_any_epoch() {
+    for hmac in [true, false] {
+        let mut a = service(hmac, 0, 1);
+        let accept = |a: &mut Service, b: &mut Service| {
+            let UsigResponse::Announcement(ann) = call(b, &UsigRequest::Announcement) else {
+                panic!("announcement expected")
+            };
+            assert!(matches!(
+                call(a, &UsigRequest::AcceptAnnouncement { announcement: ann }),
+                UsigResponse::AnnouncementAccepted(Acceptance::NewEpoch { .. })
+            ));
+        };
+        let digest = [0x44; 32];
+        let mut b = service(hmac, 1, 4);
+        accept(&mut a, &mut b);
+        let UsigResponse::Ui(old) = call(&mut b, &UsigRequest::CreateUi { digest }) else {
+            panic!("UI expected")
+        };
+        // B restarts into epoch 6; A accepts it.
+        let mut b = service(hmac, 1, 6);
+        accept(&mut a, &mut b);
+        assert_eq!(
+            call(
+                &mut a,
+                &UsigRequest::VerifyUi {
+                    digest,
+                    ui: old.clone()
+                }
+            ),
+            UsigResponse::Rejected(VerifyError::EpochNotAccepted)
+        );
+        assert_eq!(
+            call(
+                &mut a,
+                &UsigRequest::VerifyUiAnyEpoch {
+                    digest,
+                    ui: old.clone()
+                }
+            ),
+            UsigResponse::Verified
+        );
+        assert_eq!(
+            call(
+                &mut a,
+                &UsigRequest::VerifyUiAnyEpoch {
+                    digest: [0; 32],
+                    ui: old
+                }
+            ),
+            UsigResponse::Rejected(VerifyError::BadCertificate)
+        );
+        let UsigResponse::Ui(new) = call(&mut b, &UsigRequest::CreateUi { digest }) else {
+            panic!("UI expected")
+        };
+        assert_eq!(
+            call(&mut a, &UsigRequest::VerifyUiAnyEpoch { digest, ui: new }),
             UsigResponse::Verified
         );
     }

@@ -3,7 +3,7 @@
 use rampart_usig::{
     Acceptance, AnnouncementError, Certificate, ClusterConfig, ConfigError, EpochAnnouncement,
     EpochCredential, HmacClusterSecret, IdentitySecret, Scheme, StartError, StartScheme, Ui, Usig,
-    UsigId, UsigIdentity, Verifier, VerifyError,
+    UsigId, UsigIdentity, Verifier, VerifyError, EPOCH_HISTORY_MAX,
 };
 use zeroize::ZeroizeOnDrop;
 
@@ -343,6 +343,145 @@ fn after_a_restart_the_old_epochs_uis_are_rejected() {
         assert_eq!(
             v.verify_ui(&[1; 32], &old_ui),
             Err(VerifyError::EpochNotAccepted)
+        );
+    }
+}
+
+#[test]
+fn an_earlier_accepted_epochs_ui_verifies_through_verify_ui_any_epoch_only() {
+    for scheme in SCHEMES {
+        let secret = cluster_secret();
+        let mut v = Verifier::new(config(3), Some(&secret));
+        let mut before = start(scheme, 1, 5, &secret, 1);
+        v.accept_announcement(before.announcement()).unwrap();
+        let old_ui = before.create_ui(&[1; 32]).unwrap();
+        assert_eq!(v.verify_ui_any_epoch(&[1; 32], &old_ui), Ok(()));
+        drop(before);
+
+        let mut after = start(scheme, 1, 9, &secret, 2);
+        v.accept_announcement(after.announcement()).unwrap();
+        let new_ui = after.create_ui(&[2; 32]).unwrap();
+
+        // The old epoch's UI is still evidence: the any-epoch check accepts it, under the same
+        // certificate check (tampering still fails); the current-epoch check does not.
+        assert_eq!(v.verify_ui_any_epoch(&[1; 32], &old_ui), Ok(()));
+        assert_eq!(
+            v.verify_ui(&[1; 32], &old_ui),
+            Err(VerifyError::EpochNotAccepted)
+        );
+        assert_eq!(
+            v.verify_ui_any_epoch(&[9; 32], &old_ui),
+            Err(VerifyError::BadCertificate)
+        );
+        let mut bumped = old_ui.clone();
+        bumped.counter += 1;
+        assert_eq!(
+            v.verify_ui_any_epoch(&[1; 32], &bumped),
+            Err(VerifyError::BadCertificate)
+        );
+        let mut zero = old_ui.clone();
+        zero.counter = 0;
+        assert_eq!(
+            v.verify_ui_any_epoch(&[1; 32], &zero),
+            Err(VerifyError::Malformed)
+        );
+        // A certificate made in one epoch does not pass for another epoch of the same USIG.
+        let mut moved = old_ui.clone();
+        moved.epoch = 9;
+        assert_eq!(
+            v.verify_ui_any_epoch(&[1; 32], &moved),
+            Err(VerifyError::BadCertificate)
+        );
+
+        // The current epoch verifies both ways.
+        assert_eq!(v.verify_ui(&[2; 32], &new_ui), Ok(()));
+        assert_eq!(v.verify_ui_any_epoch(&[2; 32], &new_ui), Ok(()));
+        assert_eq!(
+            v.remembered_epochs(UsigId(1)).collect::<Vec<_>>(),
+            vec![9, 5]
+        );
+    }
+}
+
+#[test]
+fn an_epoch_never_accepted_is_refused_by_verify_ui_any_epoch() {
+    for scheme in SCHEMES {
+        let secret = cluster_secret();
+        let mut v = Verifier::new(config(3), Some(&secret));
+        // Epochs 2 and 3 of USIG 0 are made, but this verifier only ever hears of 1 and 4.
+        let mut uis = Vec::new();
+        for epoch in 1..=4u64 {
+            let mut u = start(scheme, 0, epoch, &secret, epoch as u8);
+            if epoch == 1 || epoch == 4 {
+                v.accept_announcement(u.announcement()).unwrap();
+            }
+            uis.push(u.create_ui(&[3; 32]).unwrap());
+        }
+        assert_eq!(v.verify_ui_any_epoch(&[3; 32], &uis[0]), Ok(()));
+        for skipped in &uis[1..3] {
+            assert_eq!(
+                v.verify_ui_any_epoch(&[3; 32], skipped),
+                Err(VerifyError::EpochNotAccepted)
+            );
+        }
+        assert_eq!(v.verify_ui_any_epoch(&[3; 32], &uis[3]), Ok(()));
+        // Nor a future epoch, nor a USIG that announced nothing, nor an unknown one.
+        let mut future = start(scheme, 0, 7, &secret, 7);
+        assert_eq!(
+            v.verify_ui_any_epoch(&[3; 32], &future.create_ui(&[3; 32]).unwrap()),
+            Err(VerifyError::EpochNotAccepted)
+        );
+        let mut silent = start(scheme, 2, 1, &secret, 8);
+        assert_eq!(
+            v.verify_ui_any_epoch(&[3; 32], &silent.create_ui(&[3; 32]).unwrap()),
+            Err(VerifyError::EpochNotAccepted)
+        );
+        assert_eq!(v.remembered_epochs(UsigId(2)).count(), 0);
+        let mut unknown = uis[0].clone();
+        unknown.usig = UsigId(3);
+        assert_eq!(
+            v.verify_ui_any_epoch(&[3; 32], &unknown),
+            Err(VerifyError::UnknownUsig)
+        );
+    }
+}
+
+#[test]
+fn the_oldest_epoch_is_forgotten_once_the_history_is_full() {
+    for scheme in SCHEMES {
+        let secret = cluster_secret();
+        let mut v = Verifier::new(config(3), Some(&secret));
+        let mut uis = Vec::new();
+        let lives = EPOCH_HISTORY_MAX as u64 + 2;
+        for epoch in 1..=lives {
+            let mut u = start(scheme, 2, epoch * 10, &secret, epoch as u8);
+            v.accept_announcement(u.announcement()).unwrap();
+            uis.push(u.create_ui(&[epoch as u8; 32]).unwrap());
+        }
+        let remembered: Vec<u64> = v.remembered_epochs(UsigId(2)).collect();
+        assert_eq!(remembered.len(), EPOCH_HISTORY_MAX);
+        assert_eq!(remembered[0], lives * 10);
+        for (i, ui) in uis.iter().enumerate() {
+            let digest = [(i + 1) as u8; 32];
+            let expected = if i < uis.len() - EPOCH_HISTORY_MAX {
+                Err(VerifyError::EpochNotAccepted)
+            } else {
+                Ok(())
+            };
+            assert_eq!(
+                v.verify_ui_any_epoch(&digest, ui),
+                expected,
+                "{scheme:?} epoch {}",
+                ui.epoch
+            );
+        }
+        // The forgotten epochs' announcements are still stale: forgetting does not reopen them.
+        let first = start(scheme, 2, 10, &secret, 1);
+        assert_eq!(
+            v.accept_announcement(first.announcement()),
+            Err(AnnouncementError::StaleEpoch {
+                accepted: lives * 10
+            })
         );
     }
 }

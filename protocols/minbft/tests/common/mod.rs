@@ -146,6 +146,9 @@ pub struct Sim {
     /// Crash faults in effect: replicas that are down drop everything.
     pub partitioned: BTreeSet<u32>,
     pub equivocations: u64,
+    /// Every StateRequest and StateReply a replica sent (before the network's losses):
+    /// (time, from, to, is_reply).
+    pub state_messages: Vec<(u64, u32, u32, bool)>,
 }
 
 pub fn replica_config(n: u32, me: u32, cfg: &SimConfig, clients: u64) -> Config {
@@ -219,6 +222,7 @@ impl Sim {
             byz_sent: Vec::new(),
             partitioned: BTreeSet::new(),
             equivocations: 0,
+            state_messages: Vec::new(),
             cfg,
         };
         for i in 0..sim.cfg.n {
@@ -282,6 +286,13 @@ impl Sim {
     }
 
     fn send(&mut self, from: Node, to: Node, msg: &Message) {
+        if let (Node::Replica(f), Node::Replica(t)) = (from, to) {
+            match msg {
+                Message::StateRequest(_) => self.state_messages.push((self.now_ms, f, t, false)),
+                Message::StateReply(_) => self.state_messages.push((self.now_ms, f, t, true)),
+                _ => {}
+            }
+        }
         let bytes = wire::encode(msg).expect("encodable");
         if let (Node::Replica(r), Some((b, mode))) = (from, self.cfg.byzantine) {
             if r == b {
@@ -290,11 +301,13 @@ impl Sim {
                     Byzantine::Equivocate { victim } if to == Node::Replica(victim) => {
                         if let Message::Prepare(p) = msg {
                             let mut q = p.clone();
-                            if q.batch.len() >= 2 {
-                                q.batch.reverse();
+                            let mut batch = q.batch.to_vec();
+                            if batch.len() >= 2 {
+                                batch.reverse();
                             } else {
-                                q.batch.push(q.batch[0].clone());
+                                batch.push(batch[0].clone());
                             }
+                            q.batch = batch.into();
                             use rampart_minbft::UsigPort;
                             q.ui = self.replicas[b as usize]
                                 .usig
