@@ -99,6 +99,20 @@ pub fn pd_name() -> &'static str {
     sys::pd_name()
 }
 
+/// The number this PD's name ends with (`replica2` is 2; at most three digits), for components
+/// that run as several indexed PDs. `None` if the name has no such number.
+pub fn pd_index() -> Option<usize> {
+    index_in_name(pd_name())
+}
+
+fn index_in_name(name: &str) -> Option<usize> {
+    let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 || digits > 3 {
+        return None;
+    }
+    name[name.len() - digits..].parse().ok()
+}
+
 /// End the whole system with an exit status (0 success). Used by test systems to report a
 /// verdict: hosted, `rampart run` exits with it; on seL4, QEMU does (isa-debug-exit).
 pub fn exit_system(status: u8) -> ! {
@@ -149,6 +163,14 @@ impl<P> Channel<Notify, P> {
     /// Notifications are binary semaphores: several before the peer runs arrive as one.
     pub fn notify(&self) {
         sys::notify(self.id)
+    }
+}
+
+/// A notification channel rings a shared-memory ring's doorbell (`rampart_ring`, and the links
+/// of `rampart-transport` built on it): the peer sees the channel in its next `notified`.
+impl<P> rampart_ring::Doorbell for Channel<Notify, P> {
+    fn ring(&self) {
+        self.notify()
     }
 }
 
@@ -241,6 +263,15 @@ impl<A> Region<A> {
         let mut b = [0u8; 8];
         self.read_bytes(offset, &mut b)?;
         Ok(u64::from_le_bytes(b))
+    }
+}
+
+impl Region<ReadWrite> {
+    /// The region's base address and length, for shared-memory structures that manage their own
+    /// accesses (a `rampart_ring` ring). The pointer is valid for reads and writes of that length
+    /// for the PD's whole life; every access through it is the caller's to bound.
+    pub fn raw_parts(&self) -> (*mut u8, usize) {
+        (self.vaddr as usize as *mut u8, self.size_bytes as usize)
     }
 }
 
@@ -389,4 +420,15 @@ macro_rules! pd_main {
 #[doc(hidden)]
 pub fn __run<H: Handler>(init: fn() -> H) -> ! {
     sys::run(init)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_pd_index_is_the_number_its_name_ends_with() {
+        assert_eq!(super::index_in_name("replica2"), Some(2));
+        assert_eq!(super::index_in_name("usig12"), Some(12));
+        assert_eq!(super::index_in_name("client"), None);
+        assert_eq!(super::index_in_name("r1234"), None);
+    }
 }

@@ -23,8 +23,7 @@ use alloc::vec::Vec;
 use rampart_minbft::client::ClientAction;
 use rampart_minbft::wire::{self, Message};
 use rampart_minbft::{Client, ClientConfig, ClientId, KvOp, KvResult, ReplicaId};
-use rampart_ring::Doorbell;
-use rampart_runtime::{clock, exit_system, pd_name, Channel, ChannelSet, Handler, NoPpCall, Notify};
+use rampart_runtime::{clock, exit_system, pd_index, Channel, ChannelSet, Handler, NoPpCall, Notify};
 use rampart_transport::Link;
 
 rampart_runtime::bindings!();
@@ -59,13 +58,6 @@ const NS_PER_MS: u64 = 1_000_000;
 const NO_DEADLINE: u64 = u64::MAX;
 /// Completed operations between progress lines.
 const LOG_EVERY_DONE: u64 = 1000;
-
-struct Bell(Channel<Notify, NoPpCall>);
-impl Doorbell for Bell {
-    fn ring(&self) {
-        self.0.notify();
-    }
-}
 
 /// One MinBFT client and its workload state.
 struct Lane {
@@ -121,7 +113,7 @@ impl Lane {
 struct ClientPd {
     lanes: Vec<Lane>,
     first: u64,
-    links: Vec<(Channel<Notify, NoPpCall>, Link<Bell>)>,
+    links: Vec<(Channel<Notify, NoPpCall>, Link<Channel<Notify, NoPpCall>>)>,
     issued: u64,
     done: u64,
     started_ns: u64,
@@ -284,18 +276,9 @@ impl Handler for ClientPd {
     }
 }
 
-fn index_of(name: &str) -> Option<usize> {
-    let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-    name[name.len() - digits..].parse().ok()
-}
-
-fn region(r: rampart_runtime::Region<rampart_runtime::ReadWrite>) -> (*mut u8, usize) {
-    (r.vaddr() as usize as *mut u8, r.size_bytes() as usize)
-}
-
 fn init() -> ClientPd {
     let n = cluster::REPLICA_COUNT;
-    let me = index_of(pd_name()).expect("a client PD's name ends with its index");
+    let me = pd_index().expect("a client PD's name ends with its index");
     let first = (me * CLIENTS) as u64;
     let mut lanes = Vec::new();
     for k in 0..CLIENTS {
@@ -313,7 +296,7 @@ fn init() -> ClientPd {
     for (ch, tx, rx) in rings.into_iter().take(n) {
         // SAFETY: the regions are mapped read-write for the PD's life, nothing else here touches
         // them, and each ring has this one producer or consumer in this PD.
-        let link = unsafe { Link::open(region(tx), region(rx), || Bell(ch), OUTBOX_MESSAGES_MAX, MESSAGE_BYTES_MAX) }.expect("the replica rings open");
+        let link = unsafe { Link::open(tx.raw_parts(), rx.raw_parts(), || ch, OUTBOX_MESSAGES_MAX, MESSAGE_BYTES_MAX) }.expect("the replica rings open");
         links.push((ch, link));
     }
     let mut pd = ClientPd { lanes, first, links, issued: 0, done: 0, started_ns: clock::now_ns(), latencies_us: Vec::new(), busy: false };

@@ -37,8 +37,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use rampart_minbft::wire::{self, Message, Reply};
 use rampart_minbft::{Action, ClientId, Config, Input, KvStore, Peer, Replica, ReplicaId, TimerKind, UsigFault, UsigPort};
-use rampart_ring::Doorbell;
-use rampart_runtime::{clock, pd_name, Channel, ChannelSet, Handler, Message as PdMessage, NoPpCall, Notify};
+use rampart_runtime::{clock, pd_index, Channel, ChannelSet, Handler, Message as PdMessage, NoPpCall, Notify};
 use rampart_transport::Link;
 use rampart_usig::pp::{UsigRequest, UsigResponse};
 use rampart_usig::{Acceptance, Digest, EpochAnnouncement, Ui, UsigId, VerifyError, EPOCH_HISTORY_MAX};
@@ -79,14 +78,6 @@ fn timer_slot(kind: TimerKind) -> usize {
     }
 }
 const TIMER_KINDS: [TimerKind; 4] = [TimerKind::Request, TimerKind::ViewChange, TimerKind::Status, TimerKind::StateTransfer];
-
-/// A link's doorbell: a notification on its channel.
-struct Bell(Channel<Notify, NoPpCall>);
-impl Doorbell for Bell {
-    fn ring(&self) {
-        self.0.notify();
-    }
-}
 
 /// The USIG PD, through the `usig` channel; and the peers' epoch announcements it accepted, so
 /// that a restarted USIG PD (whose verifier starts empty) can be taught them again.
@@ -195,7 +186,7 @@ struct Node {
     core: Replica<KvStore>,
     usig: PdUsig,
     me: ReplicaId,
-    links: Vec<(Far, Channel<Notify, NoPpCall>, Link<Bell>)>,
+    links: Vec<(Far, Channel<Notify, NoPpCall>, Link<Channel<Notify, NoPpCall>>)>,
     deadlines: [u64; TIMER_SLOTS],
     announced_epoch: u64,
     executed: u64,
@@ -443,19 +434,9 @@ impl Handler for Node {
     }
 }
 
-/// The number a PD name ends with.
-fn index_of(name: &str) -> Option<usize> {
-    let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-    name[name.len() - digits..].parse().ok()
-}
-
-fn region(r: rampart_runtime::Region<rampart_runtime::ReadWrite>) -> (*mut u8, usize) {
-    (r.vaddr() as usize as *mut u8, r.size_bytes() as usize)
-}
-
 fn init() -> Node {
     let n = cluster::REPLICA_COUNT;
-    let me = index_of(pd_name()).filter(|i| *i < n).expect("a replica PD's name ends with its index in the cluster");
+    let me = pd_index().filter(|i| *i < n).expect("a replica PD's name ends with its index in the cluster");
     let me_id = ReplicaId(me as u32);
     let mut client_keys = BTreeMap::new();
     for (c, keys) in cluster::CLIENT_KEYS.iter().enumerate() {
@@ -485,11 +466,11 @@ fn init() -> Node {
     for (k, ch, tx, rx) in peers {
         // SAFETY: the regions are mapped read-write for the PD's life, nothing else here
         // touches them, and each ring has this one producer or consumer in this PD.
-        let link = unsafe { Link::open(region(tx), region(rx), || Bell(ch), OUTBOX_MESSAGES_MAX, MESSAGE_BYTES_MAX) }.expect("the peer rings open");
+        let link = unsafe { Link::open(tx.raw_parts(), rx.raw_parts(), || ch, OUTBOX_MESSAGES_MAX, MESSAGE_BYTES_MAX) }.expect("the peer rings open");
         links.push((Far::Replica(ReplicaId(((me + k) % n) as u32)), ch, link));
     }
     // SAFETY: as above.
-    let link = unsafe { Link::open(region(regions::TX_CLIENT), region(regions::RX_CLIENT), || Bell(channels::CLIENT), OUTBOX_MESSAGES_MAX, MESSAGE_BYTES_MAX) }.expect("the client rings open");
+    let link = unsafe { Link::open(regions::TX_CLIENT.raw_parts(), regions::RX_CLIENT.raw_parts(), || channels::CLIENT, OUTBOX_MESSAGES_MAX, MESSAGE_BYTES_MAX) }.expect("the client rings open");
     links.push((Far::Clients { first: 0 }, channels::CLIENT, link));
     let recovering = links.iter().any(|(_, _, l)| l.resumed());
 

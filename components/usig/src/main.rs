@@ -17,7 +17,7 @@
 #![no_std]
 #![no_main]
 
-use rampart_runtime::{clock, entropy, pd_name, ChannelSet, Handler, Message, Unhandled, LABEL_MALFORMED};
+use rampart_runtime::{clock, entropy, pd_index, ChannelSet, Handler, Message, Unhandled, LABEL_MALFORMED};
 use rampart_usig::pp::Service;
 use rampart_usig::{ClusterConfig, HmacClusterSecret, IdentitySecret, StartScheme, Usig, UsigId, UsigIdentity, Verifier};
 
@@ -50,14 +50,8 @@ impl Handler for UsigPd {
     }
 }
 
-/// The number a PD name ends with.
-fn index_of(name: &str) -> Option<usize> {
-    let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-    name[name.len() - digits..].parse().ok()
-}
-
 fn init() -> UsigPd {
-    let me = index_of(pd_name()).filter(|i| *i < cluster::USIG_COUNT).expect("a USIG PD's name ends with its index in the cluster");
+    let me = pd_index().filter(|i| *i < cluster::USIG_COUNT).expect("a USIG PD's name ends with its index in the cluster");
     let identity = IdentitySecret::from_seed(UsigId(me as u32), cluster::IDENTITY_SEEDS[me]);
     let identities: [UsigIdentity; cluster::USIG_COUNT] = core::array::from_fn(|i| UsigIdentity { usig: UsigId(i as u32), public: cluster::IDENTITY_PUBLIC[i] });
     let config = ClusterConfig::new(&identities).expect("the cluster fits a verifier");
