@@ -17,7 +17,7 @@
 //!   in-memory [`MemUsig`] for tests and model checking.
 //!
 //! What it guarantees, what it refuses and where it deviates from the paper: see each module and
-//! `PROGRESS.md`.
+//! the crate's `README.md`.
 #![no_std]
 #![forbid(unsafe_code)]
 // `u64::is_multiple_of` is newer than the workspace's rust-version (1.85).

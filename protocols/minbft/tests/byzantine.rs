@@ -393,3 +393,29 @@ fn a_commit_embedding_a_forged_prepare_does_not_wedge_a_correct_replica() {
     );
     assert_eq!(sim.replicas[1].replica.executed_seq(), 1);
 }
+
+/// A refused message changes nothing but the counters, and the counters take no part in a
+/// replica's equality (the model checker relies on both: see `Replica`'s docs).
+#[test]
+fn a_refused_message_is_counted_and_leaves_the_protocol_state_alone() {
+    let mut sim = idle_cluster();
+    let before = sim.replicas[1].replica.clone();
+    let total_before = before.rejections().total();
+    let p = Prepare {
+        view: 0,
+        replica: ReplicaId(0),
+        seq: 1,
+        batch: vec![request(0, 1, &KvOp::Null)].into(),
+        // Not made by replica 0's USIG: the certificate cannot verify.
+        ui: rampart_usig::Ui { counter: 1, ..placeholder() },
+    };
+    let actions = deliver(&mut sim, 1, 0, Message::Prepare(p));
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::Rejected { .. })),
+        "refused: {actions:?}"
+    );
+    let after = &sim.replicas[1].replica;
+    assert_eq!(after.rejections().total(), total_before + 1, "counted once");
+    assert_ne!(after.rejections(), before.rejections());
+    assert_eq!(after, &before, "protocol state unchanged; counters left out of equality");
+}
