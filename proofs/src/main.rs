@@ -1,8 +1,10 @@
-//! `rampart-proofs [ci|deep|NAME...] [--threads N]`: model-checks the MinBFT core and prints,
+//! `rampart-proofs [ci|deep|NAME...] [--threads N] [--progress SECS]`: model-checks the MinBFT core and prints,
 //! for each configuration, every property's verdict, the unique state count, the maximum depth
 //! and the time taken. Exits non-zero if a property fails.
 
-use rampart_proofs::run::check_bounded;
+use std::time::Duration;
+
+use rampart_proofs::run::check_with_progress;
 use rampart_proofs::ModelConfig;
 
 fn main() {
@@ -15,6 +17,13 @@ fn main() {
     let mut state_count_max = None;
     if let Some(i) = args.iter().position(|a| a == "--max-states") {
         state_count_max = Some(args.get(i + 1).and_then(|t| t.parse().ok()).unwrap_or_else(|| usage()));
+        args.drain(i..=i + 1);
+    }
+    // Progress lines on stderr every N seconds (0: none).
+    let mut progress = Some(Duration::from_secs(30));
+    if let Some(i) = args.iter().position(|a| a == "--progress") {
+        let secs: u64 = args.get(i + 1).and_then(|t| t.parse().ok()).unwrap_or_else(|| usage());
+        progress = (secs > 0).then(|| Duration::from_secs(secs));
         args.drain(i..=i + 1);
     }
     // `--set key=value` overrides a field of every selected configuration (for sizing runs).
@@ -43,7 +52,7 @@ fn main() {
             }
         }
         println!("checking {cfg:?} with {threads} threads");
-        let report = check_bounded(cfg, threads, state_count_max);
+        let report = check_with_progress(cfg, threads, state_count_max, progress);
         print!("{report}");
         ok &= report.all_hold();
     }
@@ -53,6 +62,9 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: rampart-proofs [ci | deep | ci-correct | ci-byzantine | deep-correct | deep-byzantine]... [--threads N] [--max-states N]");
+    eprintln!(
+        "usage: rampart-proofs [ci | deep | ci-correct | ci-byzantine | ci-byzantine-two | deep-correct | deep-byzantine]... \
+         [--threads N] [--max-states N] [--progress SECONDS (default 30, 0: none)] [--set FIELD=VALUE]..."
+    );
     std::process::exit(2);
 }

@@ -80,6 +80,43 @@ pub fn check(cfg: ModelConfig, threads: usize) -> Report {
 /// As [`check`], stopping after about `state_count_max` states if given (a partial check: for
 /// sizing configurations, never for a verdict).
 pub fn check_bounded(cfg: ModelConfig, threads: usize, state_count_max: Option<usize>) -> Report {
+    check_with_progress(cfg, threads, state_count_max, None)
+}
+
+/// Waits for `checker`, printing a progress line on standard error every `progress` if given:
+/// states, unique states, depth and the rate since the previous line.
+fn finish<C: Checker<MinBftModel> + 'static>(
+    checker: C,
+    start: Instant,
+    progress: Option<Duration>,
+) -> Box<dyn Checker<MinBftModel>> {
+    if let Some(every) = progress {
+        let mut last = (start, 0usize);
+        while !checker.is_done() {
+            std::thread::sleep(every);
+            let (now, states) = (Instant::now(), checker.state_count());
+            let rate = states.saturating_sub(last.1) as f64 / now.duration_since(last.0).as_secs_f64();
+            last = (now, states);
+            eprintln!(
+                "  ... {:>6.0} s: {} states, {} unique, depth {}, {:.0} states/s",
+                start.elapsed().as_secs_f64(),
+                states,
+                checker.unique_state_count(),
+                checker.max_depth(),
+                rate
+            );
+        }
+    }
+    Box::new(checker.join())
+}
+
+/// As [`check_bounded`], printing a progress line every `progress` if given.
+pub fn check_with_progress(
+    cfg: ModelConfig,
+    threads: usize,
+    state_count_max: Option<usize>,
+    progress: Option<Duration>,
+) -> Report {
     let model = MinBftModel::new(cfg.clone());
     let properties = model.properties();
     let start = Instant::now();
@@ -88,8 +125,11 @@ pub fn check_bounded(cfg: ModelConfig, threads: usize, state_count_max: Option<u
         builder = builder.target_state_count(n);
     }
     let depth_first = cfg.name.starts_with("deep");
-    let checker: Box<dyn Checker<MinBftModel>> =
-        if depth_first { Box::new(builder.spawn_dfs().join()) } else { Box::new(builder.spawn_bfs().join()) };
+    let checker = if depth_first {
+        finish(builder.spawn_dfs(), start, progress)
+    } else {
+        finish(builder.spawn_bfs(), start, progress)
+    };
     let elapsed = start.elapsed();
     let properties = properties
         .iter()
