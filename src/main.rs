@@ -108,6 +108,20 @@ enum Command {
     },
     /// List the boards a system can be checked and built for.
     Boards,
+    /// Write the system file of a MinBFT cluster: n replicas with their USIGs under a
+    /// supervisor, and client PDs, wired as the replica and client programs expect
+    /// (protocols/cluster/src/topology.rs). The default system.xml is `rampart cluster`.
+    Cluster {
+        /// Replicas: n = 2f + 1, an odd number; the cluster tolerates f Byzantine ones.
+        #[arg(long, default_value_t = 3)]
+        replicas: usize,
+        /// Client PDs, each running 16 MinBFT clients that issue checked operations.
+        #[arg(long, default_value_t = 1)]
+        client_pds: usize,
+        /// Write the file here instead of to standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -399,6 +413,32 @@ fn main() -> ExitCode {
                     eprintln!("error: QEMU {how}: {}", boot.qemu_stderr.trim());
                     ExitCode::from(1)
                 }
+            }
+        }
+        Command::Cluster { replicas, client_pds, output } => {
+            let shape = match rampart_cluster::topology::Shape::new(replicas, client_pds) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let xml = rampart_cluster::topology::system_xml(&shape);
+            match output {
+                None => {
+                    print!("{xml}");
+                    ExitCode::SUCCESS
+                }
+                Some(path) => match std::fs::write(&path, xml) {
+                    Ok(()) => {
+                        eprintln!("wrote {}: {replicas} replicas (f = {}), {client_pds} client PD(s)", path.display(), shape.f());
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("error: cannot write {}: {e}", path.display());
+                        ExitCode::from(1)
+                    }
+                },
             }
         }
         Command::Boards => {

@@ -4,6 +4,7 @@ fn main() {
     let spec = rampart_sdf::bindings::build_script();
     rampart_cluster::build_script(&spec, |secret, roles| {
         rampart_cluster::peer_source(secret, roles.replicas.len(), roles.clients.len() * rampart_cluster::CLIENTS_PER_PD)
+            + &rampart_cluster::topology::client_links_source(roles)
     });
     println!("cargo:rerun-if-env-changed=RAMPART_CLIENT_WORKLOAD");
     println!("cargo:rerun-if-env-changed=RAMPART_CLIENT_OPS");

@@ -10,8 +10,9 @@
 //! - `kv1k`: puts of 1 KiB values (checked like `check`).
 //!
 //! When every operation has completed it logs the count, the time, operations per second and
-//! the latency percentiles (p50, p99), and ends the system with 0; a wrong result ends it with 1
-//! at once, naming the operation. A result accepted from f+1 replicas is one at least one correct
+//! the latency percentiles (p50, p99); once every client PD of the system is done (the others
+//! notify client PD 0, see `rampart_cluster::topology`) client PD 0 ends the system with 0. A
+//! wrong result ends it with 1 at once, naming the operation. A result accepted from f+1 replicas is one at least one correct
 //! replica produced, so this checks the cluster, not one replica.
 #![no_std]
 #![no_main]
@@ -120,6 +121,12 @@ struct ClientPd {
     latencies_us: Vec<u32>,
     /// A notification's work was cut short by the round limit: come back at once.
     busy: bool,
+    /// This client PD's index.
+    me: usize,
+    /// Every operation of this PD is done and checked.
+    finished: bool,
+    /// Client PD 0: which other client PDs said they are done (index p at [p]).
+    others_done: Vec<bool>,
 }
 
 fn envelope(body: &[u8]) -> Vec<u8> {
@@ -194,7 +201,7 @@ impl ClientPd {
         self.act(lane, actions);
     }
 
-    fn finish(&mut self) -> ! {
+    fn finish(&mut self) {
         let ns = (clock::now_ns() - self.started_ns).max(1);
         self.latencies_us.sort_unstable();
         let pct = |p: usize| self.latencies_us.get((self.latencies_us.len() * p / 100).min(self.latencies_us.len().saturating_sub(1))).copied().unwrap_or(0);
@@ -213,7 +220,24 @@ impl ClientPd {
             pct(50),
             pct(99)
         );
-        exit_system(0)
+        self.finished = true;
+        if self.me == 0 {
+            self.end_when_all_done();
+        } else {
+            // Client PD 0 ends the system once every client PD is done (rampart_cluster::topology).
+            Channel::<Notify, NoPpCall>::new(cluster::DONE_CHANNEL_ID, false).notify();
+        }
+    }
+
+    /// Client PD 0: end the system with 0 once this PD and every other client PD are done. (A
+    /// wrong result anywhere has ended it with 1 already.)
+    fn end_when_all_done(&self) {
+        if self.finished && self.others_done.iter().skip(1).all(|d| *d) {
+            if self.others_done.len() > 1 {
+                defmt::info!("all {} client PDs are done", self.others_done.len());
+            }
+            exit_system(0)
+        }
     }
 
     fn on_bytes(&mut self, from: ReplicaId, bytes: &[u8]) {
@@ -265,6 +289,15 @@ impl Handler for ClientPd {
         if channels.alarm() {
             self.timers();
         }
+        if self.me == 0 {
+            for p in 1..self.others_done.len() {
+                if channels.contains(cluster::done_from(p)) && !self.others_done[p] {
+                    self.others_done[p] = true;
+                    defmt::info!("client PD {} is done", p);
+                    self.end_when_all_done();
+                }
+            }
+        }
         self.run();
         for (_, link) in &mut self.links {
             let _ = link.pump();
@@ -287,19 +320,15 @@ fn init() -> ClientPd {
         let client = Client::new(ClientConfig { id: ClientId(id), n: n as u32, f: (n as u32 - 1) / 2, keys, retransmit_timeout_ms: RETRANSMIT_TIMEOUT_MS, first_request_id: clock::now_ns().max(1) });
         lanes.push(Lane { client, model: BTreeMap::new(), rng: id.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ 0x5eed, expect: None, deadline_ns: NO_DEADLINE });
     }
-    let rings = [
-        (channels::REPLICA0, regions::TX_REPLICA0, regions::RX_REPLICA0),
-        (channels::REPLICA1, regions::TX_REPLICA1, regions::RX_REPLICA1),
-        (channels::REPLICA2, regions::TX_REPLICA2, regions::RX_REPLICA2),
-    ];
     let mut links = Vec::new();
-    for (ch, tx, rx) in rings.into_iter().take(n) {
+    for &(_, ch, tx, rx) in cluster::REPLICA_LINKS.iter() {
         // SAFETY: the regions are mapped read-write for the PD's life, nothing else here touches
         // them, and each ring has this one producer or consumer in this PD.
         let link = unsafe { Link::open(tx.raw_parts(), rx.raw_parts(), || ch, OUTBOX_MESSAGES_MAX, MESSAGE_BYTES_MAX) }.expect("the replica rings open");
         links.push((ch, link));
     }
-    let mut pd = ClientPd { lanes, first, links, issued: 0, done: 0, started_ns: clock::now_ns(), latencies_us: Vec::new(), busy: false };
+    let others_done = alloc::vec![false; cluster::CLIENT_PDS];
+    let mut pd = ClientPd { lanes, first, links, issued: 0, done: 0, started_ns: clock::now_ns(), latencies_us: Vec::new(), busy: false, me, finished: false, others_done };
     defmt::info!("client PD {}: {} clients, {} operations to issue", me, CLIENTS, cluster_workload::OPS_TOTAL);
     for lane in 0..CLIENTS {
         pd.submit(lane);

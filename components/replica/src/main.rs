@@ -10,8 +10,9 @@
 //!   messages, the channel as doorbell both ways). Every message starts with an envelope byte:
 //!   [`ENVELOPE_MINBFT`] and a `rampart_minbft::wire` message, or [`ENVELOPE_ANNOUNCEMENT`] and
 //!   a USIG epoch announcement. The transport identifies the sender: a peer link is replica `j`;
-//!   the client link carries the clients `client PD index * CLIENTS_PER_PD + k` only, and a
-//!   request naming any other client is dropped.
+//!   client PD `p`'s link carries its clients `p * CLIENTS_PER_PD + k` only, and a request
+//!   naming any other client is dropped. The links come from the system file through
+//!   `rampart_cluster::topology` (any odd n, any number of client PDs).
 //! - **Epochs**: at start and every [`ANNOUNCE_INTERVAL_MS`] the replica asks its USIG for its
 //!   current announcement and broadcasts it, and at once when a UI comes back in a new epoch
 //!   (the USIG PD restarted; the announcement goes out before the messages certified in it). An
@@ -460,18 +461,18 @@ fn init() -> Node {
     config.check().expect("the replica configuration is valid");
     let core = Replica::new(config, app);
 
-    // The links: peer k places after me, then the client PD.
+    // The links (rampart_cluster::topology): the peer k places after me, then each client PD.
     let mut links = Vec::new();
-    let peers = [(1usize, channels::PEER1, regions::TX_PEER1, regions::RX_PEER1), (2, channels::PEER2, regions::TX_PEER2, regions::RX_PEER2)];
-    for (k, ch, tx, rx) in peers {
+    let far_ends = cluster::PEER_LINKS
+        .iter()
+        .map(|&(k, ch, tx, rx)| (Far::Replica(ReplicaId(((me + k) % n) as u32)), ch, tx, rx))
+        .chain(cluster::CLIENT_LINKS.iter().map(|&(p, ch, tx, rx)| (Far::Clients { first: (p * cluster::CLIENTS_PER_PD) as u64 }, ch, tx, rx)));
+    for (far, ch, tx, rx) in far_ends {
         // SAFETY: the regions are mapped read-write for the PD's life, nothing else here
         // touches them, and each ring has this one producer or consumer in this PD.
-        let link = unsafe { Link::open(tx.raw_parts(), rx.raw_parts(), || ch, OUTBOX_MESSAGES_MAX, MESSAGE_BYTES_MAX) }.expect("the peer rings open");
-        links.push((Far::Replica(ReplicaId(((me + k) % n) as u32)), ch, link));
+        let link = unsafe { Link::open(tx.raw_parts(), rx.raw_parts(), || ch, OUTBOX_MESSAGES_MAX, MESSAGE_BYTES_MAX) }.expect("the link's rings open");
+        links.push((far, ch, link));
     }
-    // SAFETY: as above.
-    let link = unsafe { Link::open(regions::TX_CLIENT.raw_parts(), regions::RX_CLIENT.raw_parts(), || channels::CLIENT, OUTBOX_MESSAGES_MAX, MESSAGE_BYTES_MAX) }.expect("the client rings open");
-    links.push((Far::Clients { first: 0 }, channels::CLIENT, link));
     let recovering = links.iter().any(|(_, _, l)| l.resumed());
 
     let usig = PdUsig { learned: (0..n).map(|_| Vec::new()).collect(), created_epoch: 0, taught_epoch: 0, restarted: false };

@@ -17,6 +17,8 @@
 //! learns its siblings' keys. Attestation (a later issue) replaces this with per-PD provisioning.
 //! The secret file is the cluster's root of trust: keep `target/` private.
 
+pub mod topology;
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::fmt::Write as _;
@@ -284,6 +286,7 @@ pub fn build_script(spec: &rampart_spec::SystemSpec, source: impl Fn(&ClusterSec
     };
     println!("cargo:rerun-if-env-changed={CLUSTER_SECRET_ENV}");
     let roles = Roles::of(spec).unwrap_or_else(|e| fail(format!("the system's cluster: {e}")));
+    topology::check_wiring(spec, &roles).unwrap_or_else(|e| fail(format!("the system's cluster is not wired as rampart_cluster::topology describes: {e}")));
     let dir = target_dir_from_build_script(2);
     let (secret, _) = ClusterSecret::load(&dir).unwrap_or_else(|e| fail(format!("the cluster secret: {e}")));
     println!("cargo:rerun-if-changed={}", dir.join(CLUSTER_SECRET_FILE).display());

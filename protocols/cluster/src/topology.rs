@@ -1,0 +1,345 @@
+//! The shape of a MinBFT cluster in a system file: the naming conventions the replica and
+//! client programs are built against, a generator of whole system files
+//! ([`system_xml`], `rampart cluster`), a checker that names the first miswiring
+//! ([`check_wiring`], run by every cluster component's build script), and the link tables
+//! compiled into the programs ([`replica_links_source`], [`client_links_source`]).
+//!
+//! The conventions, for `n` replicas and `c` client PDs:
+//! - PDs `replica0..n-1` (component `replica`), `usig0..n-1` (`usig`), `client0..c-1`
+//!   (`client`), and a `supervisor` that is the parent of the replicas (ids `0..n-1`) and the
+//!   USIGs (ids `n..2n-1`).
+//! - Replica `i` calls its USIG over channel `usig` (id 0; the USIG's end is `replica`).
+//! - Replica `i` sees replica `(i + k) mod n` as `peer<k>`, `k` in `1..n`: channel `peer<k>`
+//!   (id `k`), and the rings `tx_peer<k>` (it writes) and `rx_peer<k>` (it reads). Every replica
+//!   program therefore has the same names, whatever its index.
+//! - Replica `i` sees client PD `c` as `client<c>` (channel id `n + c`, rings `tx_client<c>`,
+//!   `rx_client<c>`); client PD `c` sees replica `i` as `replica<i>` (channel id `i`, rings
+//!   `tx_replica<i>`, `rx_replica<i>`).
+//! - Client PD `p >= 1` notifies client PD 0 when all its operations are done and checked:
+//!   channel `done` (id `n`) at its end, `done<p>` (id `n + p - 1`) at client PD 0's. Client PD 0
+//!   ends the system once it and every other client PD are done.
+//! - A ring is a memory region `ring_<from>_<to>` (`r<i>` a replica, `c<c>` a client PD) of
+//!   [`RING_BYTES`], mapped read-write at both ends (the consumer writes its head index).
+
+use std::fmt::Write as _;
+
+use rampart_spec::{PdSpec, SystemSpec};
+
+use crate::{Roles, CLIENTS_MAX, CLIENTS_PER_PD, REPLICAS_MAX};
+
+/// Bytes of one ring (one direction of one link): 256 KiB.
+pub const RING_BYTES: u64 = 0x4_0000;
+/// Where a PD's rings start in its address space; link `L` has its outgoing ring at
+/// `LINKS_VADDR + 2 L RING_BYTES` and its incoming ring right after.
+pub const LINKS_VADDR: u64 = 0x1000_0000;
+/// Channel ids a PD may use (Microkit: 0 to 62).
+pub const CHANNEL_IDS_MAX: usize = 63;
+
+/// How many replicas and client PDs a cluster has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    replicas: usize,
+    client_pds: usize,
+}
+
+impl Shape {
+    /// `replicas` must be odd (n = 2f + 1) and at most [`REPLICAS_MAX`]; `client_pds` from 1 to
+    /// [`CLIENTS_MAX`]; and a replica's channels (its USIG, its peers, the client PDs) must fit
+    /// in [`CHANNEL_IDS_MAX`] ids.
+    pub fn new(replicas: usize, client_pds: usize) -> Result<Shape, String> {
+        if replicas == 0 || replicas % 2 == 0 {
+            return Err(format!("{replicas} replicas: a MinBFT cluster has n = 2f + 1 replicas, an odd number (1, 3, 5, ...)"));
+        }
+        if replicas > REPLICAS_MAX {
+            return Err(format!("{replicas} replicas: at most {REPLICAS_MAX}"));
+        }
+        if client_pds == 0 || client_pds > CLIENTS_MAX {
+            return Err(format!("{client_pds} client PDs: from 1 to {CLIENTS_MAX}"));
+        }
+        if replicas + client_pds > CHANNEL_IDS_MAX {
+            return Err(format!(
+                "{replicas} replicas and {client_pds} client PDs need {} channel ids in each replica; a PD has {CHANNEL_IDS_MAX}",
+                replicas + client_pds
+            ));
+        }
+        Ok(Shape { replicas, client_pds })
+    }
+
+    pub fn replicas(&self) -> usize {
+        self.replicas
+    }
+
+    pub fn client_pds(&self) -> usize {
+        self.client_pds
+    }
+
+    /// Faults tolerated: f = (n - 1) / 2.
+    pub fn f(&self) -> usize {
+        (self.replicas - 1) / 2
+    }
+}
+
+/// `prefix<lo>..<hi-1>`, or `prefix<lo>` alone.
+fn span(prefix: &str, lo: usize, hi: usize) -> String {
+    if hi - lo == 1 {
+        format!("{prefix}{lo}")
+    } else {
+        format!("{prefix}{lo}..{}", hi - 1)
+    }
+}
+
+fn ring(from: &str, to: &str) -> String {
+    format!("ring_{from}_{to}")
+}
+
+fn map(xml: &mut String, indent: &str, region: &str, link: usize, outgoing: bool, name: &str) {
+    let vaddr = LINKS_VADDR + (2 * link as u64 + u64::from(!outgoing)) * RING_BYTES;
+    let dir = if outgoing { "tx" } else { "rx" };
+    let _ = writeln!(xml, r#"{indent}<map mr="{region}" vaddr="{vaddr:#x}" perms="rw" setvar_vaddr="{dir}_{name}" />"#);
+}
+
+/// The whole system file of a cluster of `shape`, following the conventions above: the
+/// default `system.xml` is `system_xml(&Shape::new(3, 1)?)`.
+pub fn system_xml(shape: &Shape) -> String {
+    let (n, c) = (shape.replicas, shape.client_pds);
+    let mut x = String::new();
+    let _ = write!(
+        x,
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<!--
+  A Rampart MinBFT cluster: n = {n} replica{ns} (f = {f}) and {c} client PD{cs} in one system.
+  Generated by `rampart cluster` for that shape; the conventions it follows (names, channel
+  ids, ring addresses) are documented in protocols/cluster/src/topology.rs.
+
+  - {replicas} (components/replica) run the MinBFT core (protocols/minbft) over a key-value
+    store. Each calls its own USIG over a protected procedure channel (`usig`), and talks to
+    each other replica and to each client PD over rings in shared regions (protocols/ring,
+    protocols/transport), one ring per direction, with a notification channel per pair as the
+    doorbell both ways. A replica sees the replica `k` places after it as `peer<k>`.
+  - {usigs} (components/usig) hold the USIG keys and counters; only their replica may call them.
+  - {clients} (components/client) {runs} {per} MinBFT clients that issue key-value operations,
+    check every result against a sequential model of their own keys, and end the system with 0
+    when all agree (1 otherwise).
+  - supervisor (components/supervisor) is the parent of the replicas (ids {replica_ids}) and USIGs
+    (ids {usig_ids}): it receives their faults and restarts them from their pristine images (a
+    restarted replica catches up by state transfer; a restarted USIG comes back in a new epoch).
+
+  Ring regions are named ring_<from>_<to>; each is {ring_kib} KiB, read-write for both ends (the
+  consumer writes its head index).
+-->
+<system>
+"#,
+        f = shape.f(),
+        cs = if c == 1 { "" } else { "s" },
+        ns = if n == 1 { "" } else { "s" },
+        replicas = span("replica", 0, n),
+        usigs = span("usig", 0, n),
+        clients = span("client", 0, c),
+        replica_ids = span("", 0, n),
+        usig_ids = span("", n, 2 * n),
+        runs = if c == 1 { "runs" } else { "each run" },
+        per = CLIENTS_PER_PD,
+        ring_kib = RING_BYTES / 1024,
+    );
+    for i in 0..n {
+        for k in 1..n {
+            let _ = writeln!(x, r#"    <memory_region name="{}" size="{RING_BYTES:#x}" />"#, ring(&format!("r{i}"), &format!("r{}", (i + k) % n)));
+        }
+        for p in 0..c {
+            let _ = writeln!(x, r#"    <memory_region name="{}" size="{RING_BYTES:#x}" />"#, ring(&format!("r{i}"), &format!("c{p}")));
+            let _ = writeln!(x, r#"    <memory_region name="{}" size="{RING_BYTES:#x}" />"#, ring(&format!("c{p}"), &format!("r{i}")));
+        }
+    }
+    x.push_str("\n    <protection_domain name=\"supervisor\" priority=\"200\" stack_size=\"0x10000\">\n");
+    x.push_str("        <program_image path=\"supervisor.elf\" />\n");
+    for i in 0..n {
+        let _ = writeln!(x, r#"        <protection_domain name="usig{i}" id="{}" priority="150" stack_size="0x10000">"#, n + i);
+        x.push_str("            <program_image path=\"usig.elf\" />\n        </protection_domain>\n");
+    }
+    for i in 0..n {
+        let _ = writeln!(x, r#"        <protection_domain name="replica{i}" id="{i}" priority="100" stack_size="0x40000">"#);
+        x.push_str("            <program_image path=\"replica.elf\" />\n");
+        let (me, ind) = (format!("r{i}"), "            ");
+        for k in 1..n {
+            let peer = format!("r{}", (i + k) % n);
+            map(&mut x, ind, &ring(&me, &peer), k - 1, true, &format!("peer{k}"));
+            map(&mut x, ind, &ring(&peer, &me), k - 1, false, &format!("peer{k}"));
+        }
+        for p in 0..c {
+            let client = format!("c{p}");
+            map(&mut x, ind, &ring(&me, &client), n - 1 + p, true, &format!("client{p}"));
+            map(&mut x, ind, &ring(&client, &me), n - 1 + p, false, &format!("client{p}"));
+        }
+        x.push_str("        </protection_domain>\n");
+    }
+    x.push_str("    </protection_domain>\n");
+    for p in 0..c {
+        let _ = writeln!(x, "\n    <protection_domain name=\"client{p}\" priority=\"50\" stack_size=\"0x20000\">");
+        x.push_str("        <program_image path=\"client.elf\" />\n");
+        let me = format!("c{p}");
+        for i in 0..n {
+            let replica = format!("r{i}");
+            map(&mut x, "        ", &ring(&me, &replica), i, true, &format!("replica{i}"));
+            map(&mut x, "        ", &ring(&replica, &me), i, false, &format!("replica{i}"));
+        }
+        x.push_str("    </protection_domain>\n");
+    }
+    x.push('\n');
+    let channel = |x: &mut String, a: (&str, usize, &str, &str), b: (&str, usize, &str)| {
+        let _ = writeln!(x, "    <channel>\n        <end pd=\"{}\" id=\"{}\" {}setvar_id=\"{}\" />", a.0, a.1, a.3, a.2);
+        let _ = writeln!(x, "        <end pd=\"{}\" id=\"{}\" {}setvar_id=\"{}\" />\n    </channel>", b.0, b.1, if a.3.is_empty() { "" } else { "notify=\"false\" " }, b.2);
+    };
+    for i in 0..n {
+        channel(&mut x, (&format!("replica{i}"), 0, "usig", "pp=\"true\" notify=\"false\" "), (&format!("usig{i}"), 0, "replica"));
+    }
+    for i in 0..n {
+        for j in i + 1..n {
+            let k = j - i;
+            channel(&mut x, (&format!("replica{i}"), k, &format!("peer{k}"), ""), (&format!("replica{j}"), n - k, &format!("peer{}", n - k)));
+        }
+    }
+    for p in 0..c {
+        for i in 0..n {
+            channel(&mut x, (&format!("replica{i}"), n + p, &format!("client{p}"), ""), (&format!("client{p}"), i, &format!("replica{i}")));
+        }
+    }
+    for p in 1..c {
+        channel(&mut x, (&format!("client{p}"), n, "done", ""), ("client0", n + p - 1, &format!("done{p}")));
+    }
+    x.push_str("</system>\n");
+    x
+}
+
+fn pd<'a>(spec: &'a SystemSpec, name: &str) -> Option<&'a PdSpec> {
+    spec.pds.iter().find(|p| p.name == name)
+}
+
+/// The PD at the other end of `pd`'s channel `name`, and whether `pd` may call it.
+fn channel_peer<'a>(spec: &'a SystemSpec, pd: &PdSpec, name: &str) -> Option<(&'a str, bool)> {
+    let c = pd.channels.iter().find(|c| c.setvar_id.as_deref() == Some(name))?;
+    Some((spec.pds[usize::from(c.peer)].name.as_str(), c.may_call))
+}
+
+/// The region `pd` maps as `name` (read-write, or the error says why not).
+fn ring_of<'a>(spec: &'a SystemSpec, pd: &PdSpec, name: &str) -> Result<&'a str, String> {
+    let m = pd
+        .maps
+        .iter()
+        .find(|m| m.setvar_vaddr.as_deref() == Some(name))
+        .ok_or_else(|| format!("PD `{}` maps no ring as `{name}`", pd.name))?;
+    if !(m.perms.read && m.perms.write) {
+        return Err(format!("PD `{}` maps its ring `{name}` without read-write access (both ends write a ring)", pd.name));
+    }
+    Ok(spec.regions[usize::from(m.region)].name.as_str())
+}
+
+/// The two ends of a link agree: `a`'s channel `a_name` reaches `b`, and `a`'s `tx_`/`rx_`
+/// rings are `b`'s `rx_`/`tx_` rings of `b_name`.
+fn check_link(spec: &SystemSpec, a: &PdSpec, a_name: &str, b: &PdSpec, b_name: &str) -> Result<(), String> {
+    match channel_peer(spec, a, a_name) {
+        Some((peer, _)) if peer == b.name => {}
+        Some((peer, _)) => return Err(format!("PD `{}`: channel `{a_name}` goes to `{peer}`; it must go to `{}`", a.name, b.name)),
+        None => return Err(format!("PD `{}` has no channel `{a_name}` (to `{}`)", a.name, b.name)),
+    }
+    for (mine, theirs) in [("tx", "rx"), ("rx", "tx")] {
+        let x = ring_of(spec, a, &format!("{mine}_{a_name}"))?;
+        let y = ring_of(spec, b, &format!("{theirs}_{b_name}"))?;
+        if x != y {
+            return Err(format!(
+                "PD `{}` maps `{x}` as `{mine}_{a_name}` but `{}` maps `{y}` as `{theirs}_{b_name}`: the two ends of a ring must be one region",
+                a.name, b.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that the system's cluster follows the conventions above, naming the first thing that
+/// does not: an odd replica count, every replica's USIG channel, every peer and client link
+/// (channel and both rings, the same regions at both ends). A system without replicas (a USIG
+/// test system, say) passes.
+pub fn check_wiring(spec: &SystemSpec, roles: &Roles) -> Result<(), String> {
+    let n = roles.replicas.len();
+    if n == 0 {
+        return Ok(());
+    }
+    Shape::new(n, roles.clients.len().max(1))?;
+    let get = |name: &str| pd(spec, name).ok_or_else(|| format!("no PD `{name}`"));
+    for (i, name) in roles.replicas.iter().enumerate() {
+        let r = get(name)?;
+        match channel_peer(spec, r, "usig") {
+            Some((peer, true)) if peer == roles.usigs[i] => {}
+            Some((peer, true)) => return Err(format!("replica `{name}`: channel `usig` goes to `{peer}`; it must go to its own USIG `{}`", roles.usigs[i])),
+            Some((_, false)) => return Err(format!("replica `{name}`: channel `usig` must allow protected procedure calls (pp=\"true\" at the replica's end)")),
+            None => return Err(format!("replica `{name}` has no channel `usig` (to `{}`)", roles.usigs[i])),
+        }
+        for k in 1..n {
+            let j = (i + k) % n;
+            check_link(spec, r, &format!("peer{k}"), get(&roles.replicas[j])?, &format!("peer{}", n - k))?;
+        }
+        for (p, client) in roles.clients.iter().enumerate() {
+            check_link(spec, r, &format!("client{p}"), get(client)?, &format!("replica{i}"))?;
+        }
+    }
+    // The programs use the `done` channels by id (client PD 0 has them, the others not, so
+    // they are not in the shared bindings).
+    let first = roles.clients.first().map(|name| get(name)).transpose()?;
+    for (p, name) in roles.clients.iter().enumerate().skip(1) {
+        let (client, first) = (get(name)?, first.expect("client PD 0 exists when client PD p does"));
+        let to_first = client.channels.iter().find(|c| c.setvar_id.as_deref() == Some("done"));
+        let ok = to_first.is_some_and(|c| usize::from(c.id) == n && spec.pds[usize::from(c.peer)].name == first.name && c.may_notify
+            && usize::from(c.peer_id) == n + p - 1);
+        if !ok {
+            return Err(format!(
+                "client PD `{name}` needs a channel `done` with id {n} to `{}`, whose end has id {} (it says when its operations are done)",
+                first.name,
+                n + p - 1
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn upper(name: &str) -> String {
+    name.to_ascii_uppercase()
+}
+
+fn links_table(doc: &str, konst: &str, names: &[(usize, String)]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "/// {doc}");
+    let _ = writeln!(
+        s,
+        "pub const {konst}: [(usize, rampart_runtime::Channel<rampart_runtime::Notify, rampart_runtime::NoPpCall>, rampart_runtime::Region<rampart_runtime::ReadWrite>, rampart_runtime::Region<rampart_runtime::ReadWrite>); {}] = [",
+        names.len()
+    );
+    for (index, name) in names {
+        let u = upper(name);
+        let _ = writeln!(s, "    ({index}, super::channels::{u}, super::regions::TX_{u}, super::regions::RX_{u}),");
+    }
+    s.push_str("];\n");
+    s
+}
+
+/// Rust source for the replica program (included in a module beside its `bindings!()`): its
+/// links, `PEER_LINKS` (`(k, channel, tx ring, rx ring)`: the replica `k` places after it) and
+/// `CLIENT_LINKS` (`(client PD index, channel, tx ring, rx ring)`).
+pub fn replica_links_source(roles: &Roles) -> String {
+    let n = roles.replicas.len();
+    let peers: Vec<(usize, String)> = (1..n).map(|k| (k, format!("peer{k}"))).collect();
+    let clients: Vec<(usize, String)> = (0..roles.clients.len()).map(|p| (p, format!("client{p}"))).collect();
+    links_table("The peers: (k, channel, outgoing ring, incoming ring) of the replica k places after this one.", "PEER_LINKS", &peers)
+        + &links_table("The client PDs: (client PD index, channel, outgoing ring, incoming ring).", "CLIENT_LINKS", &clients)
+}
+
+/// Rust source for the client program: `REPLICA_LINKS`, `(replica index, channel, tx ring, rx
+/// ring)` for every replica.
+pub fn client_links_source(roles: &Roles) -> String {
+    let replicas: Vec<(usize, String)> = (0..roles.replicas.len()).map(|i| (i, format!("replica{i}"))).collect();
+    let (n, c) = (roles.replicas.len(), roles.clients.len());
+    links_table("The replicas: (replica index, channel, outgoing ring, incoming ring).", "REPLICA_LINKS", &replicas)
+        + &format!(
+            "/// Client PDs in the system.\npub const CLIENT_PDS: usize = {c};\n\
+             /// Client PD p >= 1: the id of its channel to client PD 0, notified when it is done.\npub const DONE_CHANNEL_ID: u8 = {n};\n\
+             /// Client PD 0: the id of its channel from client PD p >= 1.\npub const fn done_from(p: usize) -> u8 {{ ({n} + p - 1) as u8 }}\n"
+        )
+}
