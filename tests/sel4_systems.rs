@@ -71,6 +71,26 @@ fn the_default_system_a_minbft_cluster_boots_on_sel4_and_answers_3000_checked_op
     eprintln!("rampart run on seL4: {:.1} s in all; {}", started.elapsed().as_secs_f64(), stderr.lines().last().unwrap_or(""));
 }
 
+/// A generated 5-replica cluster (f = 2) with 2 client PDs, 13 PDs in all, boots on seL4 and
+/// both client PDs check 3000 operations each; client PD 0 ends the system when both are done.
+#[test]
+fn a_generated_five_replica_two_client_pd_cluster_boots_on_sel4_and_checks_every_result() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-systems/sel4-cluster-5-2.xml");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let gen = rampart().args(["cluster", "--replicas", "5", "--client-pds", "2", "-o"]).arg(&file).output().unwrap();
+    assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
+    let (_, run) = build_and_boot(&file, BOOT_TIMEOUT);
+    let stdout = run.output.join("\n");
+    assert_eq!(run.end, BootEnd::Exited(0), "{stdout}");
+    for i in 0..5 {
+        assert!(stdout.contains(&format!("[replica{i}] replica {i}: 6000 requests executed")), "{stdout}");
+    }
+    for p in 0..2 {
+        assert!(stdout.contains(&format!("[client{p}] 3000 checked key-value operations by 16 clients, every result checked: ")), "{stdout}");
+    }
+    assert!(stdout.contains("[client0] all 2 client PDs are done"), "{stdout}");
+}
+
 #[test]
 fn the_ping_pong_plays_1000_rounds_on_sel4_and_ends_with_pings_verdict() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/pingpong.xml");
