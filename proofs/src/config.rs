@@ -22,6 +22,9 @@ pub struct ModelConfig {
     pub timeouts_max: u8,
     /// Expiries of replicas' Status timers (gossip: retransmission and state-transfer triggers).
     pub gossip_max: u8,
+    /// Crashes of a correct replica, each followed at once by a restart from its pristine image
+    /// in a new USIG epoch (amnesia: the new life knows nothing but its configuration).
+    pub restarts_max: u8,
     /// Actions from the Byzantine replica's menu.
     pub byzantine_actions_max: u8,
     /// Highest sequence number the Byzantine replica proposes for.
@@ -53,6 +56,7 @@ impl ModelConfig {
             drops_max: 1,
             duplicates_max: 0,
             timeouts_max: 1,
+            restarts_max: 0,
             gossip_max: 0,
             byzantine_actions_max: 0,
             byzantine_seq_max: 0,
@@ -74,6 +78,7 @@ impl ModelConfig {
             drops_max: 0,
             duplicates_max: 0,
             timeouts_max: 2,
+            restarts_max: 0,
             gossip_max: 0,
             byzantine_actions_max: 1,
             byzantine_seq_max: 2,
@@ -95,6 +100,7 @@ impl ModelConfig {
             drops_max: 0,
             duplicates_max: 0,
             timeouts_max: 0,
+            restarts_max: 0,
             gossip_max: 0,
             byzantine_actions_max: 2,
             byzantine_seq_max: 2,
@@ -103,6 +109,36 @@ impl ModelConfig {
             check_liveness: true,
             expect_view_change: false,
         }
+    }
+
+    /// CI: three correct replicas, one of which (any, the primary included, at any moment)
+    /// crashes and restarts from its pristine image in a new USIG epoch. The exploration fires
+    /// no timer; the liveness continuation does (a restarted primary needs a view change).
+    pub fn ci_restart() -> ModelConfig {
+        ModelConfig {
+            name: "ci-restart",
+            byzantine: None,
+            clients: 1,
+            requests_per_client: 1,
+            drops_max: 0,
+            duplicates_max: 0,
+            timeouts_max: 0,
+            gossip_max: 0,
+            restarts_max: 1,
+            byzantine_actions_max: 0,
+            byzantine_seq_max: 0,
+            view_max: 1,
+            checkpoint_period: 2,
+            check_liveness: true,
+            expect_view_change: false,
+        }
+    }
+
+    /// Deeper: a restart as in `ci-restart`, with a checkpoint after every batch (a restarted
+    /// replica must fetch a certified snapshot), one premature timer expiry and one Status
+    /// gossip (retransmission and state transfer's trigger).
+    pub fn deep_restart() -> ModelConfig {
+        ModelConfig { name: "deep-restart", timeouts_max: 1, gossip_max: 1, checkpoint_period: 1, ..ModelConfig::ci_restart() }
     }
 
     /// Deeper: three correct replicas, one client with two requests in turn, a checkpoint after
@@ -117,6 +153,7 @@ impl ModelConfig {
             drops_max: 1,
             duplicates_max: 1,
             timeouts_max: 1,
+            restarts_max: 0,
             gossip_max: 1,
             byzantine_actions_max: 0,
             byzantine_seq_max: 0,
@@ -138,6 +175,7 @@ impl ModelConfig {
             drops_max: 0,
             duplicates_max: 0,
             timeouts_max: 2,
+            restarts_max: 0,
             gossip_max: 0,
             byzantine_actions_max: 2,
             byzantine_seq_max: 2,
@@ -161,6 +199,7 @@ impl ModelConfig {
             "duplicates_max" => self.duplicates_max = n as u8,
             "timeouts_max" => self.timeouts_max = n as u8,
             "gossip_max" => self.gossip_max = n as u8,
+            "restarts_max" => self.restarts_max = n as u8,
             "byzantine_actions_max" => self.byzantine_actions_max = n as u8,
             "byzantine_seq_max" => self.byzantine_seq_max = n,
             "view_max" => self.view_max = n,
@@ -174,11 +213,11 @@ impl ModelConfig {
 
     /// The CI configurations, run by `tests/ci.rs` and `rampart-proofs ci`.
     pub fn ci() -> Vec<ModelConfig> {
-        vec![ModelConfig::ci_correct(), ModelConfig::ci_byzantine(), ModelConfig::ci_byzantine_two()]
+        vec![ModelConfig::ci_correct(), ModelConfig::ci_byzantine(), ModelConfig::ci_byzantine_two(), ModelConfig::ci_restart()]
     }
 
     /// The deeper configurations, run by `rampart-proofs deep`.
     pub fn deep() -> Vec<ModelConfig> {
-        vec![ModelConfig::deep_correct(), ModelConfig::deep_byzantine()]
+        vec![ModelConfig::deep_correct(), ModelConfig::deep_byzantine(), ModelConfig::deep_restart()]
     }
 }

@@ -75,6 +75,7 @@ pub fn action(a: &Action) -> String {
         Action::Drop(e) => format!("drop {}", envelope(e)),
         Action::Timeout(n, t) => format!("timeout {} {:?}", node(*n), t),
         Action::Submit(c) => format!("submit c{c}"),
+        Action::Restart(r) => format!("crash r{r} and restart it from its pristine image in a new USIG epoch"),
         Action::Byzantine(b) => format!(
             "byzantine: {}",
             match b {

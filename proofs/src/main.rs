@@ -63,7 +63,7 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: rampart-proofs [ci | deep | ci-correct | ci-byzantine | ci-byzantine-two | deep-correct | deep-byzantine]... \
+        "usage: rampart-proofs [ci | deep | ci-correct | ci-byzantine | ci-byzantine-two | ci-restart | deep-correct | deep-byzantine | deep-restart]... \
          [--threads N] [--max-states N] [--progress SECONDS (default 30, 0: none)] [--set FIELD=VALUE]..."
     );
     std::process::exit(2);

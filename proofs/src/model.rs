@@ -96,8 +96,13 @@ pub struct ClientSlot {
 pub struct History {
     /// (client, request id) of every request a client submitted.
     pub submitted: BTreeSet<(u64, u64)>,
-    /// Per replica (empty for the Byzantine one): (seq, index, client, request id) executed.
+    /// Per replica (empty for the Byzantine one): (seq, index, client, request id) executed
+    /// by its current life.
     pub executed: Vec<Vec<(u64, usize, u64, u64)>>,
+    /// What earlier lives of restarted replicas executed: (replica, its log), one per life.
+    pub earlier_lives: Vec<(u32, Vec<(u64, usize, u64, u64)>)>,
+    /// A restarted replica's new life restored a checkpoint or executed a request.
+    pub restarted_caught_up: bool,
     /// (client, request id) -> every result a correct replica put in a reply.
     pub correct_results: BTreeMap<(u64, u64), BTreeSet<Vec<u8>>>,
     /// (client, request id, result) of every completion a client accepted.
@@ -119,6 +124,7 @@ pub struct Budgets {
     pub duplicates: u8,
     pub timeouts: u8,
     pub gossip: u8,
+    pub restarts: u8,
     pub byzantine: u8,
 }
 
@@ -154,6 +160,9 @@ pub enum Action {
     Submit(u64),
     /// The Byzantine replica acts (spends the Byzantine budget).
     Byzantine(ByzAction),
+    /// A correct replica crashes and restarts from its pristine image in a new USIG epoch
+    /// (spends the restart budget).
+    Restart(u32),
 }
 
 /// The model of one [`ModelConfig`].
@@ -260,6 +269,7 @@ impl MinBftModel {
                 duplicates: self.cfg.duplicates_max,
                 timeouts: self.cfg.timeouts_max,
                 gossip: self.cfg.gossip_max,
+                restarts: self.cfg.restarts_max,
                 byzantine: self.cfg.byzantine_actions_max,
             },
             history: History { executed: vec![Vec::new(); N as usize], ..History::default() },
@@ -375,6 +385,9 @@ impl MinBftModel {
                 }
                 ReplicaAction::Executed { seq, index, client, request_id } => {
                     s.history.executed[r as usize].push((seq, index, client.0, request_id));
+                    if s.history.earlier_lives.iter().any(|(x, _)| *x == r) {
+                        s.history.restarted_caught_up = true;
+                    }
                     let view = match &s.replicas[r as usize] {
                         ReplicaSlot::Correct(n) => n.replica.view(),
                         ReplicaSlot::Byzantine(_) => unreachable!(),
@@ -383,7 +396,12 @@ impl MinBftModel {
                         s.history.executed_under_byzantine_primary = true;
                     }
                 }
-                ReplicaAction::StateRestored { .. } => s.history.restored = true,
+                ReplicaAction::StateRestored { .. } => {
+                    s.history.restored = true;
+                    if s.history.earlier_lives.iter().any(|(x, _)| *x == r) {
+                        s.history.restarted_caught_up = true;
+                    }
+                }
                 ReplicaAction::ViewEntered { view } => {
                     s.history.view_entered_max = s.history.view_entered_max.max(view)
                 }
@@ -414,6 +432,38 @@ impl MinBftModel {
                 }
                 ClientAction::Done { request_id, result } => s.history.accepted.push((c, request_id, result)),
             }
+        }
+    }
+
+    /// Replica `r` crashes and restarts: a new life of the core (nothing but its configuration)
+    /// with a USIG in the next epoch; its armed timers are gone; messages in flight to it reach
+    /// the new life. Its epoch announcement reaches every correct replica at once (the PDs'
+    /// authenticated announcement path is not modelled), and the new life hears every peer's
+    /// current epoch and starts in recovery (state transfer).
+    pub fn restart(&self, s: &mut State, r: u32) {
+        let ReplicaSlot::Correct(node) = &mut s.replicas[r as usize] else { return };
+        let epoch = node.usig.epoch() + 1;
+        **node = CorrectReplica {
+            replica: Replica::new(self.replica_configs[r as usize].clone(), KvStore::new()),
+            usig: MemUsig::new(UsigId(r), epoch, self.usig_keys.clone()),
+        };
+        s.timers.retain(|(n, _)| *n != Node::Replica(r));
+        let life = std::mem::take(&mut s.history.executed[r as usize]);
+        s.history.earlier_lives.push((r, life));
+        let epochs: Vec<u64> = s
+            .replicas
+            .iter()
+            .map(|slot| match slot {
+                ReplicaSlot::Correct(n) => n.usig.epoch(),
+                ReplicaSlot::Byzantine(z) => z.usig.epoch(),
+            })
+            .collect();
+        for (j, &e) in epochs.iter().enumerate() {
+            self.replica_input(s, r, Input::EpochAccepted { replica: ReplicaId(j as u32), epoch: e });
+        }
+        self.replica_input(s, r, Input::Start { recovering: true });
+        for other in self.correct_ids().into_iter().filter(|&o| o != r) {
+            self.replica_input(s, other, Input::EpochAccepted { replica: ReplicaId(r), epoch });
         }
     }
 
@@ -549,6 +599,11 @@ impl Model for MinBftModel {
                 z.menu(self, s, actions);
             }
         }
+        if s.budgets.restarts > 0 {
+            for r in self.correct_ids() {
+                actions.push(Action::Restart(r));
+            }
+        }
     }
 
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
@@ -576,6 +631,10 @@ impl Model for MinBftModel {
                 self.fire(&mut s, node, timer);
             }
             Action::Submit(c) => self.submit(&mut s, c),
+            Action::Restart(r) => {
+                s.budgets.restarts -= 1;
+                self.restart(&mut s, r);
+            }
             Action::Byzantine(a) => {
                 s.budgets.byzantine -= 1;
                 let envelopes = self.byzantine_mut(&mut s).act(self, a);

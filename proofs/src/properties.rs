@@ -32,6 +32,11 @@ pub fn all(cfg: &ModelConfig) -> Vec<Property<MinBftModel>> {
             s.history.executed_under_byzantine_primary
         }));
     }
+    if cfg.restarts_max > 0 {
+        p.push(Property::sometimes("a restarted replica catches up (restores or executes)", |_, s: &State| {
+            s.history.restarted_caught_up
+        }));
+    }
     if cfg.checkpoint_period == 1 {
         p.push(Property::sometimes("a checkpoint becomes stable after execution", |_, s: &State| {
             s.replicas.iter().any(|r| match r {
@@ -43,11 +48,16 @@ pub fn all(cfg: &ModelConfig) -> Vec<Property<MinBftModel>> {
     p
 }
 
-/// No two correct replicas (nor one replica twice) execute different requests at the same
-/// (seq, index).
+/// Every life's execution log: the current lives', then the earlier lives' of restarted replicas.
+fn lives(s: &State) -> impl Iterator<Item = &Vec<(u64, usize, u64, u64)>> {
+    s.history.executed.iter().chain(s.history.earlier_lives.iter().map(|(_, log)| log))
+}
+
+/// No two correct replicas (nor one replica twice, in any of its lives) execute different
+/// requests at the same (seq, index).
 pub fn agreement(_: &MinBftModel, s: &State) -> bool {
     let mut at: BTreeMap<(u64, usize), (u64, u64)> = BTreeMap::new();
-    for log in &s.history.executed {
+    for log in lives(s) {
         for &(seq, index, client, request_id) in log {
             if *at.entry((seq, index)).or_insert((client, request_id)) != (client, request_id) {
                 return false;
@@ -59,16 +69,14 @@ pub fn agreement(_: &MinBftModel, s: &State) -> bool {
 
 /// Only requests that a client submitted execute.
 pub fn validity(_: &MinBftModel, s: &State) -> bool {
-    s.history
-        .executed
-        .iter()
-        .flatten()
-        .all(|&(_, _, c, r)| s.history.submitted.contains(&(c, r)))
+    lives(s).flatten().all(|&(_, _, c, r)| s.history.submitted.contains(&(c, r)))
 }
 
-/// No correct replica executes a (client, request id) twice.
+/// No life of a correct replica executes a (client, request id) twice. (A restarted life
+/// restores a snapshot and executes from there: what an earlier life executed is not applied to
+/// its state again, which agreement and client safety check.)
 pub fn exactly_once(_: &MinBftModel, s: &State) -> bool {
-    s.history.executed.iter().all(|log| {
+    lives(s).all(|log| {
         let mut ids: Vec<(u64, u64)> = log.iter().map(|&(_, _, c, r)| (c, r)).collect();
         ids.sort_unstable();
         ids.windows(2).all(|w| w[0] != w[1])

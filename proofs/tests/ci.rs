@@ -35,3 +35,11 @@ fn a_byzantine_primary_with_two_actions_cannot_break_safety_or_liveness() {
     let report = check(ModelConfig::ci_byzantine_two(), 1);
     assert_holds(&report, &[]);
 }
+
+#[test]
+fn a_replica_restarted_from_its_pristine_image_at_any_moment_keeps_every_property() {
+    // Any replica, the primary included, crashes and comes back with no memory in a new USIG
+    // epoch; safety holds in every state and every request still completes.
+    let report = check(ModelConfig::ci_restart(), 1);
+    assert_holds(&report, &[]);
+}
