@@ -338,12 +338,21 @@ fn descendant_by_argv0(root: u32, name: &str) -> Option<i32> {
     })
 }
 
-/// What every kill run must show: the system was told of the fault, restarted the PD, and the
-/// client checked all 20,000 results and ended the system with 0.
+/// What every kill run of system.xml must show: the system was told of the fault, restarted the
+/// PD, and the client checked all 20,000 results and ended the system with 0.
 fn assert_survived(victim: &str, t: &str, code: Option<i32>) {
-    assert!(t.contains(&format!("rampart: fault in PD `{victim}`: killed by SIGKILL")), "{t}");
-    assert!(t.contains(&format!("rampart: restarting PD `{victim}` (its parent `supervisor` asked)")), "{t}");
-    assert!(t.contains("[client0] 20000 checked key-value operations by 16 clients, every result checked: "), "{t}");
+    assert_all_survived(&[victim], 20_000, 1, t, code);
+}
+
+/// As [`assert_survived`], for several victims and `client_pds` client PDs of `ops` operations.
+fn assert_all_survived(victims: &[&str], ops: u64, client_pds: usize, t: &str, code: Option<i32>) {
+    for victim in victims {
+        assert!(t.contains(&format!("rampart: fault in PD `{victim}`: killed by SIGKILL")), "{t}");
+        assert!(t.contains(&format!("rampart: restarting PD `{victim}` (its parent `supervisor` asked)")), "{t}");
+    }
+    for p in 0..client_pds {
+        assert!(t.contains(&format!("[client{p}] {ops} checked key-value operations by 16 clients, every result checked: ")), "{t}");
+    }
     assert!(t.contains("rampart: PD `client0` ended the system with status 0"), "{t}");
     assert_eq!(code, Some(0), "{t}");
 }
@@ -389,18 +398,11 @@ fn a_five_replica_cluster_with_two_client_pds_survives_two_replicas_killed_at_on
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    let (t, code) = kill_mid_run_in(file.to_str().unwrap(), 10_000, &["replica0", "replica3"]);
-    for victim in ["replica0", "replica3"] {
-        assert!(t.contains(&format!("rampart: fault in PD `{victim}`: killed by SIGKILL")), "{t}");
-        assert!(t.contains(&format!("rampart: restarting PD `{victim}` (its parent `supervisor` asked)")), "{t}");
-    }
+    let victims = ["replica0", "replica3"];
+    let (t, code) = kill_mid_run_in(file.to_str().unwrap(), 10_000, &victims);
+    assert_all_survived(&victims, 10_000, 2, &t, code);
     assert!(t.contains("[replica3] replica 3 of 5 starting (recovering: a restarted life)"), "{t}");
-    for p in 0..2 {
-        assert!(t.contains(&format!("[client{p}] 10000 checked key-value operations by 16 clients, every result checked: ")), "{t}");
-    }
     assert!(t.contains("[client0] all 2 client PDs are done"), "{t}");
-    assert!(t.contains("rampart: PD `client0` ended the system with status 0"), "{t}");
-    assert_eq!(code, Some(0), "{t}");
 }
 
 #[test]

@@ -115,23 +115,7 @@ impl ModelConfig {
     /// crashes and restarts from its pristine image in a new USIG epoch. The exploration fires
     /// no timer; the liveness continuation does (a restarted primary needs a view change).
     pub fn ci_restart() -> ModelConfig {
-        ModelConfig {
-            name: "ci-restart",
-            byzantine: None,
-            clients: 1,
-            requests_per_client: 1,
-            drops_max: 0,
-            duplicates_max: 0,
-            timeouts_max: 0,
-            gossip_max: 0,
-            restarts_max: 1,
-            byzantine_actions_max: 0,
-            byzantine_seq_max: 0,
-            view_max: 1,
-            checkpoint_period: 2,
-            check_liveness: true,
-            expect_view_change: false,
-        }
+        ModelConfig { name: "ci-restart", drops_max: 0, timeouts_max: 0, restarts_max: 1, ..ModelConfig::ci_correct() }
     }
 
     /// Deeper: a restart as in `ci-restart`, with a checkpoint after every batch (a restarted
