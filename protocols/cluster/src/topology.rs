@@ -32,8 +32,6 @@ pub const RING_BYTES: u64 = 0x4_0000;
 /// Where a PD's rings start in its address space; link `L` has its outgoing ring at
 /// `LINKS_VADDR + 2 L RING_BYTES` and its incoming ring right after.
 pub const LINKS_VADDR: u64 = 0x1000_0000;
-/// Channel ids a PD may use (Microkit: 0 to 62).
-pub const CHANNEL_IDS_MAX: usize = 63;
 
 /// How many replicas and client PDs a cluster has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,8 +42,9 @@ pub struct Shape {
 
 impl Shape {
     /// `replicas` must be odd (n = 2f + 1) and at most [`REPLICAS_MAX`]; `client_pds` from 1 to
-    /// [`CLIENTS_MAX`]; and a replica's channels (its USIG, its peers, the client PDs) must fit
-    /// in [`CHANNEL_IDS_MAX`] ids.
+    /// [`CLIENTS_MAX`]; and all PDs (2n + client PDs + the supervisor) within the system's
+    /// [`rampart_spec::MAX_PDS`] (63). That bound also keeps every PD's channel ids within
+    /// Microkit's 0 to 62: a replica uses n + client PDs of them, client PD 0 n + client PDs - 1.
     pub fn new(replicas: usize, client_pds: usize) -> Result<Shape, String> {
         if replicas == 0 || replicas % 2 == 0 {
             return Err(format!("{replicas} replicas: a MinBFT cluster has n = 2f + 1 replicas, an odd number (1, 3, 5, ...)"));
@@ -56,10 +55,11 @@ impl Shape {
         if client_pds == 0 || client_pds > CLIENTS_MAX {
             return Err(format!("{client_pds} client PDs: from 1 to {CLIENTS_MAX}"));
         }
-        if replicas + client_pds > CHANNEL_IDS_MAX {
+        let pds = 2 * replicas + client_pds + 1;
+        if pds > rampart_spec::MAX_PDS {
             return Err(format!(
-                "{replicas} replicas and {client_pds} client PDs need {} channel ids in each replica; a PD has {CHANNEL_IDS_MAX}",
-                replicas + client_pds
+                "{replicas} replicas, their USIGs, {client_pds} client PDs and the supervisor make {pds} PDs; a system has at most {}",
+                rampart_spec::MAX_PDS
             ));
         }
         Ok(Shape { replicas, client_pds })

@@ -23,7 +23,7 @@ fn wiring(xml: &str) -> Result<(), String> {
 
 #[test]
 fn generated_clusters_are_valid_systems_and_pass_the_wiring_check() {
-    for (n, c) in [(1, 1), (3, 1), (3, 2), (5, 1), (5, 3), (7, 2)] {
+    for (n, c) in [(1, 1), (3, 1), (3, 2), (5, 1), (5, 3), (7, 2), (15, 32), (3, 56)] {
         let shape = Shape::new(n, c).unwrap();
         let xml = system_xml(&shape);
         let spec = spec_of(&xml);
@@ -63,7 +63,8 @@ fn shapes_outside_the_limits_are_refused_with_the_reason() {
         (17, 1, "at most"),
         (3, 0, "from 1"),
         (3, 65, "from 1"),
-        (15, 50, "channel ids"),
+        (15, 40, "at most 63"),
+        (3, 60, "at most 63"),
     ] {
         let e = Shape::new(n, c).unwrap_err();
         assert!(e.contains(says), "({n}, {c}): {e}");
