@@ -91,9 +91,14 @@ fn finish<C: Checker<MinBftModel> + 'static>(
     progress: Option<Duration>,
 ) -> Box<dyn Checker<MinBftModel>> {
     if let Some(every) = progress {
+        // Poll often so that a short run's elapsed time is not rounded up to `every`.
+        const POLL: Duration = Duration::from_millis(50);
         let mut last = (start, 0usize);
         while !checker.is_done() {
-            std::thread::sleep(every);
+            std::thread::sleep(POLL);
+            if last.0.elapsed() < every || checker.is_done() {
+                continue;
+            }
             let (now, states) = (Instant::now(), checker.state_count());
             let rate = states.saturating_sub(last.1) as f64 / now.duration_since(last.0).as_secs_f64();
             last = (now, states);
