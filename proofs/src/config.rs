@@ -118,16 +118,27 @@ impl ModelConfig {
         ModelConfig { name: "ci-restart", drops_max: 0, timeouts_max: 0, restarts_max: 1, ..ModelConfig::ci_correct() }
     }
 
-    /// Deeper: a restart as in `ci-restart`, with a checkpoint after every batch (a restarted
-    /// replica must fetch a certified snapshot), one premature timer expiry and one Status
-    /// gossip (retransmission and state transfer's trigger).
-    pub fn deep_restart() -> ModelConfig {
-        ModelConfig { name: "deep-restart", timeouts_max: 1, gossip_max: 1, checkpoint_period: 1, ..ModelConfig::ci_restart() }
+    /// CI: three correct replicas, one request, a checkpoint after every batch: the request's
+    /// checkpoint becomes stable and the log is garbage-collected, in every interleaving, and
+    /// the liveness continuation runs from every state with a checkpoint in flight.
+    pub fn ci_checkpoint() -> ModelConfig {
+        ModelConfig { name: "ci-checkpoint", drops_max: 0, timeouts_max: 0, checkpoint_period: 1, ..ModelConfig::ci_correct() }
     }
 
-    /// Deeper: three correct replicas, one client with two requests in turn, a checkpoint after
-    /// every batch (stable checkpoints, garbage collection), one loss, one duplicate, one
-    /// premature timer expiry and one Status gossip (retransmission, state transfer).
+    /// Whether the workload reaches a checkpoint (each client request is its own batch).
+    pub fn reaches_checkpoint(&self) -> bool {
+        self.checkpoint_period <= self.clients * self.requests_per_client as u64
+    }
+
+    /// Deeper: a restart as in `ci-restart` with one premature timer expiry (a replica's
+    /// request timer or the client's retransmission) anywhere around the restart, which may hit
+    /// the primary.
+    pub fn deep_restart() -> ModelConfig {
+        ModelConfig { name: "deep-restart", timeouts_max: 1, ..ModelConfig::ci_restart() }
+    }
+
+    /// Deeper: three correct replicas, one client with two requests in turn, one loss and one
+    /// premature timer expiry anywhere in the two requests' lives.
     pub fn deep_correct() -> ModelConfig {
         ModelConfig {
             name: "deep-correct",
@@ -135,16 +146,36 @@ impl ModelConfig {
             clients: 1,
             requests_per_client: 2,
             drops_max: 1,
-            duplicates_max: 1,
+            duplicates_max: 0,
             timeouts_max: 1,
             restarts_max: 0,
-            gossip_max: 1,
+            gossip_max: 0,
             byzantine_actions_max: 0,
             byzantine_seq_max: 0,
             view_max: 1,
-            checkpoint_period: 1,
+            checkpoint_period: 4,
             check_liveness: true,
             expect_view_change: false,
+        }
+    }
+
+    /// Deeper: two requests in turn with a checkpoint after the second (K = 2): the checkpoint
+    /// becomes stable and the log is collected while the first request's messages may still be
+    /// in flight, with one loss anywhere.
+    pub fn deep_checkpoint() -> ModelConfig {
+        ModelConfig { name: "deep-checkpoint", timeouts_max: 0, checkpoint_period: 2, ..ModelConfig::deep_correct() }
+    }
+
+    /// Deeper: one request through every kind of network and timer fault at once: one loss,
+    /// one duplicate, one premature timer expiry and one Status gossip (retransmission).
+    pub fn deep_network() -> ModelConfig {
+        ModelConfig {
+            name: "deep-network",
+            requests_per_client: 1,
+            duplicates_max: 1,
+            gossip_max: 1,
+            checkpoint_period: 2,
+            ..ModelConfig::deep_correct()
         }
     }
 
@@ -197,11 +228,23 @@ impl ModelConfig {
 
     /// The CI configurations, run by `tests/ci.rs` and `rampart-proofs ci`.
     pub fn ci() -> Vec<ModelConfig> {
-        vec![ModelConfig::ci_correct(), ModelConfig::ci_byzantine(), ModelConfig::ci_byzantine_two(), ModelConfig::ci_restart()]
+        vec![
+            ModelConfig::ci_correct(),
+            ModelConfig::ci_byzantine(),
+            ModelConfig::ci_byzantine_two(),
+            ModelConfig::ci_restart(),
+            ModelConfig::ci_checkpoint(),
+        ]
     }
 
     /// The deeper configurations, run by `rampart-proofs deep`.
     pub fn deep() -> Vec<ModelConfig> {
-        vec![ModelConfig::deep_correct(), ModelConfig::deep_byzantine(), ModelConfig::deep_restart()]
+        vec![
+            ModelConfig::deep_correct(),
+            ModelConfig::deep_checkpoint(),
+            ModelConfig::deep_network(),
+            ModelConfig::deep_byzantine(),
+            ModelConfig::deep_restart(),
+        ]
     }
 }

@@ -63,8 +63,9 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: rampart-proofs [ci | deep | ci-correct | ci-byzantine | ci-byzantine-two | ci-restart | deep-correct | deep-byzantine | deep-restart]... \
-         [--threads N] [--max-states N] [--progress SECONDS (default 30, 0: none)] [--set FIELD=VALUE]..."
+        "usage: rampart-proofs [ci | deep | {}]... \
+         [--threads N] [--max-states N] [--progress SECONDS (default 30, 0: none)] [--set FIELD=VALUE]...",
+        ModelConfig::ci().iter().chain(&ModelConfig::deep()).map(|c| c.name).collect::<Vec<_>>().join(" | ")
     );
     std::process::exit(2);
 }

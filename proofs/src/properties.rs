@@ -37,7 +37,7 @@ pub fn all(cfg: &ModelConfig) -> Vec<Property<MinBftModel>> {
             s.history.restarted_caught_up
         }));
     }
-    if cfg.checkpoint_period == 1 {
+    if cfg.reaches_checkpoint() {
         p.push(Property::sometimes("a checkpoint becomes stable after execution", |_, s: &State| {
             s.replicas.iter().any(|r| match r {
                 crate::model::ReplicaSlot::Correct(n) => n.replica.stable_checkpoint().seq >= 1,

@@ -43,3 +43,14 @@ fn a_replica_restarted_from_its_pristine_image_at_any_moment_keeps_every_propert
     let report = check(ModelConfig::ci_restart(), 1);
     assert_holds(&report, &[]);
 }
+
+#[test]
+fn a_checkpoint_becomes_stable_and_the_log_is_collected_in_every_interleaving() {
+    // K = 1: the request's batch is checkpointed; the `sometimes` property that a checkpoint
+    // becomes stable is asserted with the rest, so the checkpoint path is really explored.
+    let cfg = ModelConfig::ci_checkpoint();
+    assert!(cfg.reaches_checkpoint());
+    let report = check(cfg, 1);
+    assert!(report.properties.iter().any(|p| p.name == "a checkpoint becomes stable after execution"));
+    assert_holds(&report, &[]);
+}
