@@ -237,6 +237,11 @@ impl ModelConfig {
         ]
     }
 
+    /// Every named configuration, CI ones first.
+    pub fn all() -> Vec<ModelConfig> {
+        ModelConfig::ci().into_iter().chain(ModelConfig::deep()).collect()
+    }
+
     /// The deeper configurations, run by `rampart-proofs deep`.
     pub fn deep() -> Vec<ModelConfig> {
         vec![

@@ -32,7 +32,7 @@ fn main() {
         overrides.push(args.get(i + 1).cloned().unwrap_or_else(|| usage()));
         args.drain(i..=i + 1);
     }
-    let all: Vec<ModelConfig> = ModelConfig::ci().into_iter().chain(ModelConfig::deep()).collect();
+    let all = ModelConfig::all();
     let mut configs = Vec::new();
     for a in if args.is_empty() { vec!["ci".to_string()] } else { args } {
         match a.as_str() {
@@ -65,7 +65,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: rampart-proofs [ci | deep | {}]... \
          [--threads N] [--max-states N] [--progress SECONDS (default 30, 0: none)] [--set FIELD=VALUE]...",
-        ModelConfig::ci().iter().chain(&ModelConfig::deep()).map(|c| c.name).collect::<Vec<_>>().join(" | ")
+        ModelConfig::all().iter().map(|c| c.name).collect::<Vec<_>>().join(" | ")
     );
     std::process::exit(2);
 }
