@@ -119,6 +119,7 @@ pub fn compile(sys: &System, board: &Board, base_dir: Option<&Path>, components:
             irqs: p.irqs.iter().map(|i| IrqSpec { id: i.id, source: i.source, setvar_id: i.setvar_id.clone() }).collect(),
             ioports: p.ioports.iter().map(|i| IoPortSpec { id: i.id, addr: i.addr, size: i.size }).collect(),
             setvars,
+            grants: p.grants,
         });
     }
     let spec = SystemSpec { board: board.name.clone(), arch: board.arch, pds, regions, channels };

@@ -40,6 +40,8 @@ pub struct Pd {
     pub stack_size_bytes: u64,
     pub cpu: u16,
     pub fpu: bool,
+    /// Authority granted by Rampart's extension attributes (`rampart:exit_system`, ...).
+    pub grants: rampart_spec::Grants,
     /// The `path` of `program_image`, as written.
     pub program_image: String,
     /// Span of that `path` (of the PD's start tag when there is none).

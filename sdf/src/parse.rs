@@ -48,6 +48,15 @@ const X86_IRQ_ATTRS: &[&str] = &["pin", "vector", "ioapic", "trigger", "polarity
 const IOPORT_ATTRS: &[&str] = &["id", "addr", "size"];
 const SETVAR_ATTRS: &[&str] = &["symbol", "region_paddr"];
 
+/// The XML namespace of Rampart's extension to the system file format. Attributes in it carry
+/// authority that Microkit has no words for (see [`RAMPART_PD_ATTRS`]); a file that does not use
+/// them is plain Microkit SDF.
+pub const RAMPART_NAMESPACE: &str = "urn:rampart:sdf:1";
+/// Rampart attributes of `<protection_domain>`: grants of authority beyond channels and regions.
+/// `exit_system`: the PD may end the whole system; `restart_children`: the PD's decision to
+/// restart a faulted child is honoured (without it, children are held).
+pub const RAMPART_PD_ATTRS: &[&str] = &["exit_system", "restart_children"];
+
 /// Parse a system file into the typed model. Errors and warnings go to `diags`; the model is
 /// returned whenever the XML itself was well formed, so that later passes can find more problems.
 pub fn parse(source: &str, board: &Board, diags: &mut Vec<Diagnostic>) -> Option<System> {
@@ -196,6 +205,21 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         let mut spans = AttrSpans::default();
         for a in node.attributes() {
             let name = a.name();
+            if a.namespace() == Some(RAMPART_NAMESPACE) {
+                let extension: &[&str] = if tag == "protection_domain" { RAMPART_PD_ATTRS } else { &[] };
+                if extension.contains(&name) {
+                    spans.values.push((format!("rampart:{name}"), a.range_value()));
+                } else {
+                    let mut d = Diagnostic::error(format!("unknown Rampart attribute `rampart:{name}` on <{tag}>")).at(a.range_qname()).on(tag);
+                    d = match suggest(name, extension) {
+                        Some(s) => d.help(format!("did you mean `rampart:{s}`? <{tag}> takes the Rampart attributes {}", list(extension))),
+                        None if extension.is_empty() => d.help(format!("<{tag}> takes no Rampart attributes; `rampart:` attributes go on <protection_domain>")),
+                        None => d.help(format!("<{tag}> takes the Rampart attributes {}", list(extension))),
+                    };
+                    self.err(d);
+                }
+                continue;
+            }
             if a.namespace().is_some() || !allowed.contains(&name) {
                 let mut d = Diagnostic::error(format!("unknown attribute `{name}` on <{tag}>"))
                     .at(a.range_qname())
@@ -296,7 +320,11 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
     }
 
     fn boolean(&mut self, a: &Attrs, name: &str, default: bool) -> bool {
-        match a.node.attribute(name) {
+        let value = match name.strip_prefix("rampart:") {
+            Some(local) => a.node.attribute((RAMPART_NAMESPACE, local)),
+            None => a.node.attribute(name),
+        };
+        match value {
             None => default,
             Some("true") => true,
             Some("false") => false,
@@ -425,6 +453,10 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             .flatten()
             .unwrap_or(0) as u16;
         let fpu = self.boolean(&a, "fpu", true);
+        let grants = rampart_spec::Grants {
+            exit_system: self.boolean(&a, "rampart:exit_system", false),
+            restart_children: self.boolean(&a, "rampart:restart_children", false),
+        };
 
         let mut pd = Pd {
             name: name.clone().unwrap_or_default(),
@@ -435,6 +467,7 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             stack_size_bytes: stack,
             cpu,
             fpu,
+            grants,
             program_image: String::new(),
             program_image_span: tag_span(&node),
             maps: Vec::new(),

@@ -6,7 +6,8 @@
 //! cycles; maps aligned to their region's page size, inside the user window below the stack, and
 //! not overlapping within one PD; fixed physical regions not overlapping; each hardware interrupt
 //! and I/O port given to at most one PD; unique setvar symbols within a PD; prefill files that
-//! exist and fit. Unused regions are warned about.
+//! exist and fit. Unused regions are warned about. Rampart's grants: `rampart:restart_children`
+//! only on a PD that has children.
 
 use crate::diag::{Diagnostic, LineIndex};
 use crate::model::*;
@@ -54,6 +55,17 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
             );
         } else {
             pd_by_name.insert(&pd.name, i);
+        }
+    }
+    // Rampart grants: restarting children needs children.
+    for (i, pd) in sys.pds.iter().enumerate() {
+        if pd.grants.restart_children && !sys.pds.iter().any(|c| c.parent.is_some_and(|(p, _)| p == i)) {
+            diags.push(
+                Diagnostic::error(format!("protection domain `{}` is granted rampart:restart_children but has no child protection domains", pd.name))
+                    .at(pd.attr_span("rampart:restart_children"))
+                    .on("protection_domain")
+                    .help("nest the PDs it supervises inside it, or remove the grant"),
+            );
         }
     }
     let mut mr_by_name: HashMap<&str, usize> = HashMap::new();

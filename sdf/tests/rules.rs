@@ -1646,3 +1646,121 @@ fn the_board_specific_examples_are_refused_on_the_other_architecture() {
     let r = check_file(&com1, &options(ARMV7)).unwrap_err();
     assert!(r.diagnostics.iter().any(|d| d.message.contains("I/O ports exist only on x86")), "{}", r.render(false));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rampart's extension: grants of authority in the `urn:rampart:sdf:1` namespace
+
+#[test]
+fn ending_the_system_and_restarting_children_are_granted_by_rampart_attributes() {
+    let c = accepted(
+        r#"
+        <system xmlns:rampart="urn:rampart:sdf:1">
+            <protection_domain name="judge" priority="10" rampart:exit_system="true">
+                <program_image path="judge.elf" />
+            </protection_domain>
+            <protection_domain name="parent" priority="20" rampart:restart_children="true">
+                <program_image path="parent.elf" />
+                <protection_domain name="child" id="0" priority="5">
+                    <program_image path="child.elf" />
+                </protection_domain>
+            </protection_domain>
+        </system>
+        "#,
+    );
+    let grants: Vec<_> = c.spec.pds.iter().map(|p| (p.name.as_str(), p.grants.exit_system, p.grants.restart_children)).collect();
+    assert_eq!(grants, [("judge", true, false), ("parent", false, true), ("child", false, false)]);
+}
+
+#[test]
+fn a_plain_microkit_file_grants_nothing() {
+    let c = accepted(
+        r#"
+        <system>
+            <protection_domain name="a" priority="10">
+                <program_image path="a.elf" />
+                <protection_domain name="b" id="0" priority="5">
+                    <program_image path="b.elf" />
+                </protection_domain>
+            </protection_domain>
+        </system>
+        "#,
+    );
+    assert!(c.spec.pds.iter().all(|p| p.grants == rampart_spec::Grants::default()));
+}
+
+#[test]
+fn an_unknown_rampart_attribute_is_rejected_with_a_suggestion() {
+    let f = expect_error(
+        r#"
+        <system xmlns:rampart="urn:rampart:sdf:1">
+            <protection_domain name="a" rampart:exit_sytem="true">
+                <program_image path="a.elf" />
+            </protection_domain>
+        </system>
+        "#,
+        "unknown Rampart attribute `rampart:exit_sytem` on <protection_domain>",
+        2,
+        33,
+    );
+    assert!(f.help().contains("did you mean `rampart:exit_system`?"), "{}", f.help());
+}
+
+#[test]
+fn rampart_attributes_belong_on_protection_domains_and_other_namespaces_are_unknown() {
+    let f = expect_error(
+        r#"
+        <system xmlns:rampart="urn:rampart:sdf:1">
+            <memory_region name="m" size="0x1000" rampart:exit_system="true" />
+            <protection_domain name="a">
+                <program_image path="a.elf" />
+                <map mr="m" vaddr="0x4000000" />
+            </protection_domain>
+        </system>
+        "#,
+        "unknown Rampart attribute `rampart:exit_system` on <memory_region>",
+        2,
+        43,
+    );
+    assert!(f.help().contains("go on <protection_domain>"), "{}", f.help());
+    expect_error(
+        r#"
+        <system xmlns:other="urn:example">
+            <protection_domain name="a" other:exit_system="true">
+                <program_image path="a.elf" />
+            </protection_domain>
+        </system>
+        "#,
+        "unknown attribute `exit_system` on <protection_domain>",
+        2,
+        33,
+    );
+}
+
+#[test]
+fn a_grant_is_a_boolean_and_restart_children_needs_children() {
+    let f = expect_error(
+        r#"
+        <system xmlns:rampart="urn:rampart:sdf:1">
+            <protection_domain name="a" rampart:exit_system="yes">
+                <program_image path="a.elf" />
+            </protection_domain>
+        </system>
+        "#,
+        "rampart:exit_system `yes` is not a boolean",
+        2,
+        54,
+    );
+    assert!(f.help().contains("`true` or `false`"));
+    expect_error(
+        r#"
+        <system xmlns:rampart="urn:rampart:sdf:1">
+            <protection_domain name="a" rampart:restart_children="true">
+                <program_image path="a.elf" />
+            </protection_domain>
+        </system>
+        "#,
+        "granted rampart:restart_children but has no child protection domains",
+        2,
+        59,
+    );
+}

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 /// The first bytes of every encoded spec.
 pub const MAGIC: [u8; 8] = *b"RMPSPEC\0";
 /// The version of the encoding; bumped on any change to the types below.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// The largest encoded spec [`decode`] accepts.
 pub const MAX_SPEC_BYTES: usize = 1 << 20;
 
@@ -168,6 +168,20 @@ pub struct PdSpec {
     pub irqs: Vec<IrqSpec>,
     pub ioports: Vec<IoPortSpec>,
     pub setvars: Vec<SetVarSpec>,
+    /// Authority beyond channels and regions, granted by Rampart's system-file extension.
+    pub grants: Grants,
+}
+
+/// Authority a PD holds only when the system file grants it (Rampart's `rampart:` attributes on
+/// `<protection_domain>`). Nothing here is ambient: a PD without a grant that tries the act is
+/// faulted and reported, and the system runs on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Grants {
+    /// `rampart:exit_system="true"`: the PD may end the whole system with a status.
+    pub exit_system: bool,
+    /// `rampart:restart_children="true"`: the PD may have its faulted children restarted (any
+    /// parent may hold them).
+    pub restart_children: bool,
 }
 
 impl PdSpec {
@@ -511,6 +525,7 @@ mod tests {
             irqs: vec![],
             ioports: vec![],
             setvars: vec![],
+            grants: Grants::default(),
         };
         SystemSpec {
             board: "qemu-x86_64".to_string(),

@@ -41,8 +41,10 @@ fn rich_spec() -> SystemSpec {
         irqs: vec![],
         ioports: vec![],
         setvars: vec![],
+        grants: Grants::default(),
     };
     let mut a = pd("driver", 200);
+    a.grants = Grants { exit_system: true, restart_children: true };
     a.sched = Some(SchedContext { budget_us: 500, period_us: 1000 });
     a.passive = true;
     a.stack_size_bytes = 0x10_000;
