@@ -19,7 +19,7 @@
 use rampart_runtime::hosted::bootinfo::*;
 use rampart_runtime::hosted::control::{Record, MAX_RECORD_BYTES};
 use rampart_runtime::hosted::pages::MessagePage;
-use rampart_runtime::{Message, LABEL_CALL_FAILED};
+use rampart_runtime::{FaultKind, Message, LABEL_CALL_FAILED};
 use rampart_spec::{ProgramRef, SystemSpec};
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -657,7 +657,7 @@ impl Supervisor {
                     self.pds[i].report = Some(format!("memory fault at {addr:#x} ({})", signal_name(i32::from(signal))))
                 }
                 Record::Violation { message } => self.pds[i].report = Some(format!("capability violation: {message}")),
-                Record::ChildDecision { child, restart } => self.child_decision(i, child, restart),
+                Record::ChildDecision { child, decision } => self.child_decision(i, child, decision == rampart_supervision::Decision::Restart),
                 Record::ChildFault { .. } => note(&format!("PD `{name}` sent a record only the supervisor sends; ignored")),
             }
         }
@@ -717,13 +717,13 @@ impl Supervisor {
             let _ = self.read_control(i);
             use std::os::unix::process::ExitStatusExt;
             let (kind, code, what) = match (status.signal(), status.code()) {
-                (Some(libc::SIGSYS), _) => (2u8, libc::SIGSYS as u64, "confinement violation: a forbidden system call (killed by SIGSYS)".to_string()),
-                (Some(s), _) => (1, s as u64, format!("killed by {}", signal_name(s))),
-                (None, Some(rampart_runtime::hosted::EXIT_PANIC)) => (0, 101, "panicked".to_string()),
-                (None, Some(rampart_runtime::hosted::EXIT_VIOLATION)) => (2, 102, "used a capability it does not have".to_string()),
-                (None, Some(c)) if c > rampart_runtime::hosted::EXIT_SIGNAL_BASE => (1, (c - 128) as u64, format!("crashed ({})", signal_name(c - 128))),
-                (None, Some(c)) => (3, c as u64, format!("exited with status {c}")),
-                (None, None) => (3, 0, "exited".to_string()),
+                (Some(libc::SIGSYS), _) => (FaultKind::Confinement, libc::SIGSYS as u64, "confinement violation: a forbidden system call (killed by SIGSYS)".to_string()),
+                (Some(s), _) => (FaultKind::Crash, s as u64, format!("killed by {}", signal_name(s))),
+                (None, Some(rampart_runtime::hosted::EXIT_PANIC)) => (FaultKind::Panic, 101, "panicked".to_string()),
+                (None, Some(rampart_runtime::hosted::EXIT_VIOLATION)) => (FaultKind::Confinement, 102, "used a capability it does not have".to_string()),
+                (None, Some(c)) if c > rampart_runtime::hosted::EXIT_SIGNAL_BASE => (FaultKind::Crash, (c - 128) as u64, format!("crashed ({})", signal_name(c - 128))),
+                (None, Some(c)) => (FaultKind::Exit, c as u64, format!("exited with status {c}")),
+                (None, None) => (FaultKind::Exit, 0, "exited".to_string()),
             };
             let report = self.pds[i].report.take().unwrap_or(what);
             note(&format!("fault in PD `{}`: {report}", self.pds[i].name));

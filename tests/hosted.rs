@@ -95,13 +95,13 @@ fn intruders_are_stopped_and_reported_while_the_rest_keeps_running() {
 fn a_top_level_pd_that_faults_is_restarted_by_the_supervisor_policy() {
     // The crasher as a top-level PD (no parent): the supervisor's policy restarts it.
     let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let alone = r#"<system>
+    let alone = r#"<system xmlns:rampart="urn:rampart:sdf:1">
     <memory_region name="lives" size="0x1000" />
     <protection_domain name="crasher" priority="20">
         <program_image path="crasher.elf" />
         <map mr="lives" vaddr="0x5000000" perms="rw" />
     </protection_domain>
-    <protection_domain name="nursery" priority="50">
+    <protection_domain name="nursery" priority="50" rampart:exit_system="true" rampart:restart_children="true">
         <program_image path="nursery.elf" />
         <map mr="lives" vaddr="0x5000000" perms="r" />
     </protection_domain>
@@ -138,7 +138,7 @@ fn generated_system(name: &str, xml: &str) -> String {
 fn a_pd_that_faults_in_every_life_is_held_after_the_restart_limit() {
     let file = generated_system(
         "always-faulting.xml",
-        r#"<system>
+        r#"<system xmlns:rampart="urn:rampart:sdf:1">
     <protection_domain name="open_intruder" priority="10">
         <program_image path="intruder.elf" />
     </protection_domain>
@@ -158,7 +158,7 @@ fn ctrl_c_stops_every_pd_and_leaves_no_process_behind() {
     use std::io::{BufRead, BufReader};
     let file = generated_system(
         "idle.xml",
-        r#"<system>
+        r#"<system xmlns:rampart="urn:rampart:sdf:1">
     <protection_domain name="calc" priority="100">
         <program_image path="calc.elf" />
     </protection_domain>

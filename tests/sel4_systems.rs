@@ -170,7 +170,7 @@ fn a_panicking_pd_is_reported_by_name_and_when_every_pd_has_stopped_the_system_e
     let file = dir.path().join("crashers.xml");
     std::fs::write(
         &file,
-        r#"<system>
+        r#"<system xmlns:rampart="urn:rampart:sdf:1">
     <memory_region name="lives" size="0x1000" />
     <protection_domain name="first" priority="20">
         <program_image path="crasher.elf" />
@@ -312,7 +312,7 @@ fn systems_the_sel4_backend_cannot_build_yet_are_refused_before_building() {
     let file = dir.path().join("prefilled.xml");
     std::fs::write(
         &file,
-        r#"<system>
+        r#"<system xmlns:rampart="urn:rampart:sdf:1">
     <memory_region name="data" size="0x1000" prefill_path="data.bin" />
     <protection_domain name="reader" priority="20">
         <program_image path="pong.elf" />
@@ -359,9 +359,9 @@ fn a_device_region_that_is_ram_or_that_no_device_memory_covers_is_a_boot_time_er
         std::fs::write(
             &file,
             format!(
-                r#"<system>
+                r#"<system xmlns:rampart="urn:rampart:sdf:1">
     <memory_region name="hpet" size="0x1000" phys_addr="{phys}" />
-    <protection_domain name="hpet_reader" priority="20">
+    <protection_domain name="hpet_reader" priority="20" rampart:exit_system="true">
         <program_image path="hpet_reader.elf" />
         <map mr="hpet" vaddr="0x2000000" perms="rw" cached="false" />
     </protection_domain>
@@ -412,13 +412,13 @@ fn with_a_timer_pd_owning_the_pit_the_monitors_alarms_are_refused_with_a_clear_e
     let file = dir.path().join("pit_taken.xml");
     std::fs::write(
         &file,
-        r#"<system>
+        r#"<system xmlns:rampart="urn:rampart:sdf:1">
     <protection_domain name="timer" priority="100">
         <program_image path="timer.elf" />
         <ioport id="0" addr="0x40" size="4" />
         <irq id="62" pin="2" vector="0" trigger="edge" polarity="high" />
     </protection_domain>
-    <protection_domain name="rtc_ticker" priority="20">
+    <protection_domain name="rtc_ticker" priority="20" rampart:exit_system="true">
         <program_image path="rtc_ticker.elf" />
         <ioport id="0" addr="0x70" size="2" />
         <irq id="1" pin="8" vector="1" trigger="edge" polarity="high" />

@@ -154,18 +154,9 @@ impl ChannelSet {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Child(pub u8);
 
-/// Why a PD stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
-pub enum FaultKind {
-    /// It panicked or returned an error from a handler.
-    Panic,
-    /// It was killed by a signal or a hardware exception (memory fault, illegal instruction).
-    Crash,
-    /// It tried something its confinement forbids (a system call after init).
-    Confinement,
-    /// It exited on its own.
-    Exit,
-}
+/// Why a PD stopped: the supervision core's type, so that both backends and both supervisors
+/// decode the same codes.
+pub use rampart_supervision::FaultKind;
 
 /// A fault report, as delivered to a parent's [`crate::Handler::fault`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]

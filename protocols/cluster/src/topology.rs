@@ -124,10 +124,15 @@ pub fn system_xml(shape: &Shape) -> String {
     (ids {usig_ids}): it receives their faults and restarts them from their pristine images (a
     restarted replica catches up by state transfer; a restarted USIG comes back in a new epoch).
 
+  Authority beyond channels and regions is granted with Rampart's extension attributes
+  (namespace urn:rampart:sdf:1): the supervisor may have its children restarted
+  (rampart:restart_children), and the client PDs, which judge the run, may end the system
+  (rampart:exit_system). No other PD may do either.
+
   Ring regions are named ring_<from>_<to>; each is {ring_kib} KiB, read-write for both ends (the
   consumer writes its head index).
 -->
-<system>
+<system xmlns:rampart="urn:rampart:sdf:1">
 "#,
         f = shape.f(),
         cs = if c == 1 { "" } else { "s" },
@@ -150,7 +155,7 @@ pub fn system_xml(shape: &Shape) -> String {
             let _ = writeln!(x, r#"    <memory_region name="{}" size="{RING_BYTES:#x}" />"#, ring(&format!("c{p}"), &format!("r{i}")));
         }
     }
-    x.push_str("\n    <protection_domain name=\"supervisor\" priority=\"200\" stack_size=\"0x10000\">\n");
+    x.push_str("\n    <protection_domain name=\"supervisor\" priority=\"200\" stack_size=\"0x10000\" rampart:restart_children=\"true\">\n");
     x.push_str("        <program_image path=\"supervisor.elf\" />\n");
     for i in 0..n {
         let _ = writeln!(x, r#"        <protection_domain name="usig{i}" id="{}" priority="150" stack_size="0x10000">"#, n + i);
@@ -174,7 +179,7 @@ pub fn system_xml(shape: &Shape) -> String {
     }
     x.push_str("    </protection_domain>\n");
     for p in 0..c {
-        let _ = writeln!(x, "\n    <protection_domain name=\"client{p}\" priority=\"50\" stack_size=\"0x20000\">");
+        let _ = writeln!(x, "\n    <protection_domain name=\"client{p}\" priority=\"50\" stack_size=\"0x20000\" rampart:exit_system=\"true\">");
         x.push_str("        <program_image path=\"client.elf\" />\n");
         let me = format!("c{p}");
         for i in 0..n {

@@ -4,6 +4,7 @@
 //! records from a dying process are never torn. Layout: kind (u8), a (u8), b (u16, LE),
 //! value (u64, LE), text length (u16, LE), text (UTF-8, at most [`MAX_TEXT_BYTES`]).
 
+use rampart_supervision::{Decision, FaultKind};
 use std::string::String;
 use std::vec::Vec;
 
@@ -27,9 +28,9 @@ pub enum Record {
     /// PD → supervisor: the PD used a capability it does not have (it exits right after).
     Violation { message: String },
     /// Parent PD → supervisor: what to do with faulted child `child`.
-    ChildDecision { child: u8, restart: bool },
+    ChildDecision { child: u8, decision: Decision },
     /// Supervisor → parent PD: child `child` faulted.
-    ChildFault { child: u8, kind: u8, code: u64 },
+    ChildFault { child: u8, kind: FaultKind, code: u64 },
 }
 
 impl Record {
@@ -56,8 +57,8 @@ impl Record {
             Record::Panic { message } => (3, 0, 0, 0, message),
             Record::MemoryFault { addr, signal } => (4, *signal, 0, *addr, ""),
             Record::Violation { message } => (5, 0, 0, 0, message),
-            Record::ChildDecision { child, restart } => (6, *child, u16::from(*restart), 0, ""),
-            Record::ChildFault { child, kind, code } => (7, *child, u16::from(*kind), *code, ""),
+            Record::ChildDecision { child, decision } => (6, *child, u16::from(decision.code()), 0, ""),
+            Record::ChildFault { child, kind, code } => (7, *child, u16::from(kind.code()), *code, ""),
         };
         let mut cut = text.len().min(MAX_TEXT_BYTES);
         while !text.is_char_boundary(cut) {
@@ -98,8 +99,8 @@ impl Record {
             3 => Record::Panic { message: text },
             4 => Record::MemoryFault { addr: value, signal: a },
             5 => Record::Violation { message: text },
-            6 => Record::ChildDecision { child: a, restart: b != 0 },
-            7 => Record::ChildFault { child: a, kind: b as u8, code: value },
+            6 => Record::ChildDecision { child: a, decision: Decision::from_code(u64::from(b)).ok_or("unknown decision")? },
+            7 => Record::ChildFault { child: a, kind: FaultKind::from_code(u64::from(b)).ok_or("unknown fault kind")?, code: value },
             _ => return Err("unknown record kind"),
         };
         Ok(Some((r, HEADER_BYTES + len)))
@@ -118,8 +119,9 @@ mod tests {
             Record::ExitSystem { status: 3 },
             Record::Panic { message: "boom".into() },
             Record::MemoryFault { addr: 0x400_0000, signal: 11 },
-            Record::ChildDecision { child: 4, restart: true },
-            Record::ChildFault { child: 1, kind: 2, code: 9 },
+            Record::ChildDecision { child: 4, decision: Decision::Restart },
+            Record::ChildDecision { child: 5, decision: Decision::Hold },
+            Record::ChildFault { child: 1, kind: FaultKind::Confinement, code: 9 },
         ] {
             let bytes = r.encode();
             assert_eq!(Record::decode(&bytes), Ok(Some((r, bytes.len()))));

@@ -21,11 +21,12 @@ pub mod logger;
 pub mod pages;
 pub mod seccomp;
 
-use crate::{ChannelSet, Child, Fault, FaultAction, FaultKind, Handler, Message, ALARM_ID, LABEL_CALL_FAILED, LABEL_MALFORMED};
+use crate::{ChannelSet, Child, Fault, FaultAction, Handler, Message, ALARM_ID, LABEL_CALL_FAILED, LABEL_MALFORMED};
 use bootinfo::{BootInfo, BOOTINFO_FD, CONTROL_PAGE_BYTES, MAX_BOOTINFO_BYTES};
 use control::Record;
 use core::sync::atomic::{AtomicU64, Ordering};
 use pages::{MessagePage, NotifyPage};
+use rampart_supervision::Decision;
 use std::string::{String, ToString};
 use std::sync::OnceLock;
 use std::vec::Vec;
@@ -389,17 +390,15 @@ fn serve_child_faults<H: Handler>(s: &State, handler: &mut H) {
     while let Ok(Some((r, used))) = Record::decode(&buf[at..n as usize]) {
         at += used;
         if let Record::ChildFault { child, kind, code } = r {
-            let kind = match kind {
-                0 => FaultKind::Panic,
-                1 => FaultKind::Crash,
-                2 => FaultKind::Confinement,
-                _ => FaultKind::Exit,
-            };
             let action = match handler.fault(Child(child), &Fault { kind, code }) {
                 Ok(a) => a,
                 Err(_) => panic!("PD `{}` has child PDs but does not handle their faults (implement Handler::fault)", s.name),
             };
-            send(s.control_fd, &Record::ChildDecision { child, restart: action == FaultAction::Restart });
+            let decision = match action {
+                FaultAction::Restart => Decision::Restart,
+                FaultAction::Stop => Decision::Hold,
+            };
+            send(s.control_fd, &Record::ChildDecision { child, decision });
         }
     }
 }

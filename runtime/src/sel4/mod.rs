@@ -51,6 +51,7 @@ use core::cell::UnsafeCell;
 use core::fmt::Write as _;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use layout::{MonitorLabel, PdInfo};
+use rampart_supervision::Decision;
 use syscalls::{message_info, IpcBuffer, Received};
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -269,18 +270,15 @@ fn child_faults<H: Handler>(handler: &mut H) {
         if r.mr[0] != 1 {
             return;
         }
-        let kind = match r.mr[2] {
-            layout::fault_code::PANIC => FaultKind::Panic,
-            layout::fault_code::CRASH => FaultKind::Crash,
-            layout::fault_code::CONFINEMENT => FaultKind::Confinement,
-            _ => FaultKind::Exit,
-        };
+        // The monitor is trusted, but its words are still decoded into types once, here.
+        let kind = FaultKind::from_code(r.mr[2]).unwrap_or(FaultKind::Exit);
         let child = r.mr[1] as u8;
         let decision = match handler.fault(Child(child), &Fault { kind, code: r.mr[3] }) {
-            Ok(FaultAction::Restart) => 0,
-            Ok(FaultAction::Stop) => 1,
+            Ok(FaultAction::Restart) => Decision::Restart.code(),
+            Ok(FaultAction::Stop) => Decision::Hold.code(),
             Err(_) => unhandled_fault(child),
         };
+        let decision = u64::from(decision);
         syscalls::call(layout::SLOT_MONITOR, message_info(MonitorLabel::FaultDecision as u64, 0, 2), [u64::from(child), decision, 0, 0]);
     }
 }
