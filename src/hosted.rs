@@ -2,7 +2,7 @@
 //!
 //! It builds the system's components, creates every shared object the system file declares (a
 //! memfd per memory region; per channel direction a notification page; per protected procedure
-//! channel a request page, a reply page and a reply eventfd; per PD a wake-up eventfd and a
+//! channel a request page, a reply page and a reply wake-up pipe; per PD a wake-up pipe and a
 //! control pipe), and starts each PD with exactly the descriptors its channels and maps entitle
 //! it to, placed at fixed numbers and described by the boot information at descriptor 3. Before
 //! the PD's program runs, everything else is closed, the process gets its own user, network, IPC
@@ -31,23 +31,28 @@ use std::path::{Path, PathBuf};
 use std::process::{Child as Process, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Restarts allowed within [`RESTART_WINDOW_MS`] before a PD is held.
-pub const RESTARTS_MAX: usize = 5;
-/// The window the restart limit counts over.
-pub const RESTART_WINDOW_MS: u64 = 10_000;
 /// Most bytes of one PD output line kept; longer lines are cut.
 pub const LOG_LINE_MAX_BYTES: usize = 4096;
 /// Exit status of `rampart run` when stopped by a signal: 128 + the signal.
 pub const EXIT_SIGNAL_BASE: u8 = 128;
+/// Bytes of defmt log the supervisor reads from one PD in one round of its loop; the rest waits
+/// in the pipe (and the PD blocks on its own log when the pipe is full, nobody else).
+pub const LOG_BYTES_PER_ROUND: usize = 16 * 1024;
+/// Longest defmt frame accepted, in bytes (its encoded form, up to the 0x00 that ends it). The
+/// runtime's frames are far shorter; a longer run of bytes without a separator is dropped and
+/// counted, so that the decoder's buffer stays bounded.
+pub const LOG_FRAME_MAX_BYTES: usize = 4 * 1024;
+/// Control records the supervisor takes from one PD in one round.
+pub const CONTROL_RECORDS_PER_ROUND: usize = 64;
+/// Bytes of standard output and error kept from one PD per second; the rest is dropped and
+/// counted, so that a PD cannot drown the others' lines.
+pub const OUTPUT_BYTES_PER_SECOND: usize = 64 * 1024;
+/// The supervisor looks at the clock and its signals at least this often, whatever PDs do.
+pub const SUPERVISOR_TICK_MS: i32 = 200;
 
-/// What to do with a top-level PD that faults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RestartPolicy {
-    /// Restart, within the rate limit.
-    Restart,
-    /// Leave it stopped.
-    Hold,
-}
+/// What to do with a top-level PD that faults: the supervision core's policy.
+pub use rampart_supervision::Policy as RestartPolicy;
+use rampart_supervision::{Action, ExitVerdict, Fault, HoldReason, RestartReason, Sanitized, Supervision, RESTARTS_MAX, RESTART_WINDOW_NS};
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -104,9 +109,35 @@ fn reopen_read_only(fd: &OwnedFd) -> Result<OwnedFd, RunError> {
     Ok(owned(check(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }, "reopen a memfd read-only")?))
 }
 
-fn eventfd() -> Result<OwnedFd, RunError> {
-    // SAFETY: creates a new eventfd.
-    Ok(owned(check(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) }, "eventfd")?))
+/// A wake-up: a pipe whose read end only the sleeper holds (wait-only) and whose write end is
+/// handed to each signaller as a description of its own, non-blocking (signal-only). A signal is
+/// one byte; a full pipe already means "wake up", so a signal never blocks and never fails in a
+/// way that matters, as an seL4 Signal. Nobody but the sleeper can consume its wake-ups.
+struct Wake {
+    /// Wait-only end: handed to the sleeper (blocking reads); the supervisor polls it.
+    read: OwnedFd,
+    /// The supervisor's own signal-only end (non-blocking).
+    write: OwnedFd,
+}
+
+impl Wake {
+    fn new() -> Result<Wake, RunError> {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into `fds`.
+        check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, "pipe2")?;
+        let (read, write) = (owned(fds[0]), owned(fds[1]));
+        // SAFETY: sets a flag on a descriptor we own.
+        check(unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) }, "fcntl")?;
+        Ok(Wake { read, write })
+    }
+
+    /// A signal-only end for one signaller: a new open file description of the write side (its
+    /// own O_NONBLOCK, which no other PD's can change).
+    fn signal_end(&self) -> Result<OwnedFd, RunError> {
+        let path = CString::new(format!("/proc/self/fd/{}", self.write.as_raw_fd())).unwrap_or_default();
+        // SAFETY: opens a path string; the result is a new descriptor or -1.
+        Ok(owned(check(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC) }, "open a signal-only end")?))
+    }
 }
 
 fn pipe(nonblocking_read: bool) -> Result<(OwnedFd, OwnedFd), RunError> {
@@ -127,17 +158,18 @@ fn readable(fd: RawFd) -> bool {
     unsafe { libc::poll(&mut p, 1, 0) > 0 }
 }
 
-/// Reset an eventfd's counter (it must be readable, or this blocks).
-fn drain_eventfd(fd: RawFd) {
-    let mut v: u64 = 0;
-    // SAFETY: reads 8 bytes into a live u64.
-    unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
+/// Consume pending wake-ups (the pipe must be readable, or this blocks).
+fn drain_wake(fd: RawFd) {
+    let mut buf = [0u8; 64];
+    // SAFETY: reads into a stack buffer.
+    unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
 }
 
-fn signal_eventfd(fd: RawFd) {
-    let one: u64 = 1;
-    // SAFETY: writes 8 bytes from a live u64.
-    unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+/// Signal a wake-up through a non-blocking signal-only end; a full pipe is already signalled.
+fn signal_wake(fd: RawFd) {
+    let one = 1u8;
+    // SAFETY: writes one byte from a live u8.
+    unsafe { libc::write(fd, (&one as *const u8).cast(), 1) };
 }
 
 /// A shared control page the supervisor keeps mapped (to fail calls of a faulted callee).
@@ -179,7 +211,7 @@ struct CallPath {
     callee_id: u8,
     request: SharedPage,
     reply: SharedPage,
-    reply_wake: OwnedFd,
+    reply_wake: Wake,
 }
 
 /// One direction of a notifying channel.
@@ -191,10 +223,10 @@ struct NotifyPath {
     page: SharedPage,
 }
 
-/// Everything that outlives PD processes: shared memory, pages, eventfds.
+/// Everything that outlives PD processes: shared memory, pages, wake-up pipes.
 struct Objects {
     regions: Vec<OwnedFd>,
-    wake: Vec<OwnedFd>,
+    wake: Vec<Wake>,
     notifies: Vec<NotifyPath>,
     calls: Vec<CallPath>,
 }
@@ -211,7 +243,7 @@ impl Objects {
             }
             regions.push(fd);
         }
-        let wake = spec.pds.iter().map(|_| eventfd()).collect::<Result<Vec<_>, _>>()?;
+        let wake = spec.pds.iter().map(|_| Wake::new()).collect::<Result<Vec<_>, _>>()?;
         let mut notifies = Vec::new();
         let mut calls = Vec::new();
         for ch in &spec.channels {
@@ -234,7 +266,7 @@ impl Objects {
                         callee_id: to.id,
                         request: SharedPage::new("rampart-call")?,
                         reply: SharedPage::new("rampart-reply")?,
-                        reply_wake: eventfd()?,
+                        reply_wake: Wake::new()?,
                     });
                 }
             }
@@ -265,23 +297,29 @@ impl FdPlan {
 struct PdState {
     name: String,
     binary: PathBuf,
-    parent: Option<(usize, u8)>,
     process: Option<Process>,
     /// Read end of this PD's control pipe (the write end goes to each incarnation).
     control_read: OwnedFd,
     control_write: OwnedFd,
+    /// Bytes of an unfinished control record (at most one record's worth).
     control_buf: Vec<u8>,
     /// Read end of this PD's defmt log pipe, and its decoder (with the PD binary's string table).
     log_read: OwnedFd,
     log_write: OwnedFd,
+    log_table: Option<&'static defmt_decoder::Table>,
     log_decoder: Option<Box<dyn defmt_decoder::StreamDecoder + Send + Sync>>,
+    /// Bytes of the defmt frame being received (since the last 0x00), and whether that frame is
+    /// over [`LOG_FRAME_MAX_BYTES`] and being dropped.
+    log_frame_bytes: usize,
+    log_dropping: bool,
+    /// Frames dropped for their size since the last report.
+    log_frames_dropped: u64,
     /// For parents: the write end of the child-fault pipe, and the read end handed to the PD.
     child_faults: Option<(OwnedFd, OwnedFd)>,
     /// The last fault report, waiting for the process to exit.
     report: Option<String>,
-    restarts: Vec<Instant>,
-    held: bool,
-    awaiting_decision: bool,
+    /// The fault the supervisor itself found (a refused exit), which overrides how the process ended.
+    fault: Option<Fault>,
     init_done: bool,
     started_at: Instant,
 }
@@ -344,6 +382,8 @@ pub struct Supervisor {
     spec: SystemSpec,
     objects: Objects,
     pds: Vec<PdState>,
+    /// The supervision core: lives, restart limits, parent decisions, exit authority.
+    life: Supervision,
     clock_origin_ns: u64,
     opts: RunOptions,
     signals: OwnedFd,
@@ -372,9 +412,12 @@ fn block_signals() -> Result<OwnedFd, RunError> {
     }
 }
 
+/// Print a line of PD text behind the PD's name. Only the supervisor writes prefixes: the PD's
+/// text has its control characters escaped, so it cannot start a line of its own or move the
+/// cursor over its prefix to pass as another PD.
 fn log(pd: &str, line: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "[{pd}] {line}");
+    let _ = writeln!(out, "[{pd}] {}", Sanitized(line));
 }
 
 fn note(msg: &str) {
@@ -396,29 +439,37 @@ impl Supervisor {
             };
             let (control_read, control_write) = pipe(true)?;
             let (log_read, log_write) = pipe(true)?;
-            let log_decoder = log_table(&binary).map(|t| t.new_stream_decoder());
+            let table = log_table(&binary);
+            let log_decoder = table.map(|t| t.new_stream_decoder());
             let child_faults = if has_children[i] { Some(pipe(true)?) } else { None };
+            if let Some((_, w)) = &child_faults {
+                // The supervisor never blocks on a parent that does not read its children's faults.
+                // SAFETY: sets a flag on a descriptor we own.
+                unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+            }
             pds.push(PdState {
                 name: pd.name.clone(),
                 binary,
-                parent: pd.parent.map(|(p, id)| (usize::from(p), id)),
                 process: None,
                 control_read,
                 control_write,
                 control_buf: Vec::new(),
                 log_read,
                 log_write,
+                log_table: table,
                 log_decoder,
+                log_frame_bytes: 0,
+                log_dropping: false,
+                log_frames_dropped: 0,
                 child_faults: child_faults.map(|(r, w)| (w, r)),
                 report: None,
-                restarts: Vec::new(),
-                held: false,
-                awaiting_decision: false,
+                fault: None,
                 init_done: false,
                 started_at: Instant::now(),
             });
         }
-        let mut sup = Supervisor { spec, objects, pds, clock_origin_ns: monotonic_ns(), opts, signals, started: Instant::now(), all_init_reported: false };
+        let life = Supervision::new(&spec, opts.policy);
+        let mut sup = Supervisor { spec, objects, pds, life, clock_origin_ns: monotonic_ns(), opts, signals, started: Instant::now(), all_init_reported: false };
         for i in 0..sup.pds.len() {
             sup.spawn(i)?;
         }
@@ -428,7 +479,7 @@ impl Supervisor {
     fn bootinfo(&self, i: usize, plan: &mut FdPlan) -> Result<BootInfo, RunError> {
         let pd = &self.spec.pds[i];
         let o = &self.objects;
-        let wake_fd = plan.dup(&o.wake[i])?;
+        let wake_fd = plan.dup(&o.wake[i].read)?;
         let control_fd = plan.dup(&self.pds[i].control_write)?;
         let log_fd = plan.dup(&self.pds[i].log_write)?;
         let child_faults_fd = match &self.pds[i].child_faults {
@@ -446,7 +497,7 @@ impl Supervisor {
         let mut notify_in = Vec::new();
         for n in &o.notifies {
             if n.sender == i {
-                notify_out.push(NotifyOut { id: n.sender_id, page_fd: plan.dup(&n.page.fd)?, peer_wake_fd: plan.dup(&o.wake[n.receiver])? });
+                notify_out.push(NotifyOut { id: n.sender_id, page_fd: plan.dup(&n.page.fd)?, peer_wake_fd: plan.add(o.wake[n.receiver].signal_end()?) });
             }
             if n.receiver == i {
                 notify_in.push(NotifyIn { id: n.receiver_id, page_fd: plan.add(reopen_read_only(&n.page.fd)?) });
@@ -460,8 +511,8 @@ impl Supervisor {
                     id: c.caller_id,
                     call_page_fd: plan.dup(&c.request.fd)?,
                     reply_page_fd: plan.add(reopen_read_only(&c.reply.fd)?),
-                    peer_wake_fd: plan.dup(&o.wake[c.callee])?,
-                    reply_wake_fd: plan.dup(&c.reply_wake)?,
+                    peer_wake_fd: plan.add(o.wake[c.callee].signal_end()?),
+                    reply_wake_fd: plan.dup(&c.reply_wake.read)?,
                 });
             }
             if c.callee == i {
@@ -469,7 +520,7 @@ impl Supervisor {
                     id: c.callee_id,
                     call_page_fd: plan.add(reopen_read_only(&c.request.fd)?),
                     reply_page_fd: plan.dup(&c.reply.fd)?,
-                    reply_wake_fd: plan.dup(&c.reply_wake)?,
+                    reply_wake_fd: plan.add(c.reply_wake.signal_end()?),
                 });
             }
         }
@@ -545,6 +596,7 @@ impl Supervisor {
         let p = &mut self.pds[i];
         p.process = Some(child);
         p.report = None;
+        p.fault = None;
         p.init_done = false;
         p.started_at = Instant::now();
         if self.opts.verbose {
@@ -568,7 +620,10 @@ impl Supervisor {
         }
     }
 
-    /// Serve until a PD ends the system, a signal arrives or the timeout passes. Returns the exit status.
+    /// Serve until a PD ends the system, a signal arrives or the timeout passes. Returns the exit
+    /// status. Never waits on a PD: every descriptor it reads is non-blocking or polled first,
+    /// every round takes a bounded amount from each PD, and the clock and signals are looked at
+    /// every round and at least every [`SUPERVISOR_TICK_MS`].
     pub fn supervise(&mut self) -> u8 {
         let deadline = self.opts.timeout.map(|t| self.started + t);
         loop {
@@ -576,111 +631,197 @@ impl Supervisor {
             for (i, p) in self.pds.iter().enumerate() {
                 pfds.push(libc::pollfd { fd: p.control_read.as_raw_fd(), events: libc::POLLIN, revents: 0 });
                 pfds.push(libc::pollfd { fd: p.log_read.as_raw_fd(), events: libc::POLLIN, revents: 0 });
-                // A PD with no process cannot answer: the supervisor watches its wake-up eventfd
+                // A PD with no process cannot answer: the supervisor watches its wake-up pipe
                 // and fails every call made to it meanwhile.
                 if p.process.is_none() {
-                    pfds.push(libc::pollfd { fd: self.objects.wake[i].as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                    pfds.push(libc::pollfd { fd: self.objects.wake[i].read.as_raw_fd(), events: libc::POLLIN, revents: 0 });
                 }
             }
-            let timeout_ms = deadline.map_or(-1, |d| d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32);
+            let until_deadline = deadline.map_or(i32::MAX, |d| d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32);
             // SAFETY: polls descriptors in a live Vec.
-            unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
+            unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, until_deadline.min(SUPERVISOR_TICK_MS)) };
+            if let Some(status) = self.handle_signals() {
+                self.stop_all();
+                return status;
+            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 note("timeout: stopping the system");
                 self.stop_all();
                 return 124;
             }
             for i in 0..self.pds.len() {
-                if self.pds[i].process.is_none() && readable(self.objects.wake[i].as_raw_fd()) {
-                    drain_eventfd(self.objects.wake[i].as_raw_fd());
+                if self.pds[i].process.is_none() && readable(self.objects.wake[i].read.as_raw_fd()) {
+                    drain_wake(self.objects.wake[i].read.as_raw_fd());
                     self.fail_pending_calls(i);
                 }
-                self.read_log(i);
+                self.read_log(i, LOG_BYTES_PER_ROUND);
                 if let Some(status) = self.read_control(i) {
                     self.stop_all();
                     return status;
                 }
             }
-            if let Some(status) = self.handle_signals() {
+            if let Some(status) = self.reap() {
                 self.stop_all();
                 return status;
-            }
-            if self.pds.iter().all(|p| p.process.is_none() && p.held) {
-                note("every PD has stopped");
-                return 1;
             }
         }
     }
 
-    /// Read control records from PD `i`; `Some(status)` if it asked to end the system.
+    /// Read at most [`CONTROL_RECORDS_PER_ROUND`] control records from PD `i`; `Some(status)` if
+    /// a PD with the grant ended the system.
     fn read_control(&mut self, i: usize) -> Option<u8> {
-        let mut buf = [0u8; MAX_RECORD_BYTES * 4];
-        loop {
-            // SAFETY: reads into a stack buffer from a non-blocking pipe.
-            let n = unsafe { libc::read(self.pds[i].control_read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
-                break;
+        for _ in 0..CONTROL_RECORDS_PER_ROUND {
+            // Never more than one record is buffered: read only what the next record needs.
+            let have = self.pds[i].control_buf.len();
+            let want = match Record::decode(&self.pds[i].control_buf) {
+                Ok(Some(_)) => 0,
+                Ok(None) => Record::bytes_needed(&self.pds[i].control_buf).saturating_sub(have),
+                Err(_) => 0,
+            };
+            if want > 0 {
+                let mut buf = [0u8; MAX_RECORD_BYTES];
+                // SAFETY: reads at most `want` (< MAX_RECORD_BYTES) bytes into a stack buffer
+                // from a non-blocking pipe.
+                let n = unsafe { libc::read(self.pds[i].control_read.as_raw_fd(), buf.as_mut_ptr().cast(), want.min(buf.len())) };
+                if n <= 0 {
+                    return None;
+                }
+                self.pds[i].control_buf.extend_from_slice(&buf[..n as usize]);
             }
-            self.pds[i].control_buf.extend_from_slice(&buf[..n as usize]);
-        }
-        loop {
-            let decoded = Record::decode(&self.pds[i].control_buf);
-            let (record, used) = match decoded {
+            let (record, used) = match Record::decode(&self.pds[i].control_buf) {
                 Ok(Some(x)) => x,
-                Ok(None) => return None,
+                Ok(None) => continue,
                 Err(e) => {
                     note(&format!("PD `{}` wrote a malformed control record ({e}); stopping it", self.pds[i].name));
                     self.pds[i].control_buf.clear();
-                    self.kill(i);
+                    self.fault_and_kill(i, Fault { kind: FaultKind::Confinement, code: 0 }, format!("wrote a malformed control record ({e})"));
                     return None;
                 }
             };
             self.pds[i].control_buf.drain(..used);
-            let name = self.pds[i].name.clone();
-            match record {
-                Record::InitDone => {
-                    self.pds[i].init_done = true;
-                    if self.opts.verbose {
-                        note(&format!("PD `{name}` initialised in {:?}", self.pds[i].started_at.elapsed()));
-                    }
-                    if !self.all_init_reported && self.pds.iter().all(|p| p.init_done) {
-                        self.all_init_reported = true;
-                        note(&format!("all {} PDs initialised {} ms after start", self.pds.len(), self.started.elapsed().as_millis()));
-                    }
+            if self.pds[i].process.is_none() || self.pds[i].fault.is_some() {
+                continue; // what a stopped life still had in the pipe changes nothing
+            }
+            if let Some(status) = self.control_record(i, record) {
+                return Some(status);
+            }
+        }
+        None
+    }
+
+    fn control_record(&mut self, i: usize, record: Record) -> Option<u8> {
+        let name = self.pds[i].name.clone();
+        match record {
+            Record::InitDone => {
+                self.pds[i].init_done = true;
+                if self.opts.verbose {
+                    note(&format!("PD `{name}` initialised in {:?}", self.pds[i].started_at.elapsed()));
                 }
-                Record::ExitSystem { status } => {
+                if !self.all_init_reported && self.pds.iter().all(|p| p.init_done) {
+                    self.all_init_reported = true;
+                    note(&format!("all {} PDs initialised {} ms after start", self.pds.len(), self.started.elapsed().as_millis()));
+                }
+            }
+            Record::ExitSystem { status } => match self.life.exit_request(i, status) {
+                ExitVerdict::End(status) => {
                     note(&format!("PD `{name}` ended the system with status {status}"));
                     return Some(status);
                 }
-                Record::Panic { message } => self.pds[i].report = Some(format!("panicked: {message}")),
-                Record::MemoryFault { addr, signal } => {
-                    self.pds[i].report = Some(format!("memory fault at {addr:#x} ({})", signal_name(i32::from(signal))))
+                ExitVerdict::Refused => {
+                    let why = format!("tried to end the system (status {status}) without the rampart:exit_system grant");
+                    note(&format!("PD `{name}` {why}; the system runs on"));
+                    self.fault_and_kill(i, Fault { kind: FaultKind::Confinement, code: u64::from(status) }, format!("capability violation: {why}"));
                 }
-                Record::Violation { message } => self.pds[i].report = Some(format!("capability violation: {message}")),
-                Record::ChildDecision { child, decision } => self.child_decision(i, child, decision == rampart_supervision::Decision::Restart),
-                Record::ChildFault { .. } => note(&format!("PD `{name}` sent a record only the supervisor sends; ignored")),
+            },
+            Record::Panic { message } => self.pds[i].report = Some(format!("panicked: {}", Sanitized(&message))),
+            Record::MemoryFault { addr, signal } => self.pds[i].report = Some(format!("memory fault at {addr:#x} ({})", signal_name(i32::from(signal)))),
+            Record::Violation { message } => self.pds[i].report = Some(format!("capability violation: {}", Sanitized(&message))),
+            Record::ChildDecision { child, decision } => {
+                if self.life.child(i, child).is_none() {
+                    note(&format!("PD `{name}` decided about child {child}, which it does not have"));
+                }
+                let actions = self.life.decision(i, child, decision, self.now_ns());
+                return self.apply(actions);
             }
+            Record::ChildFault { .. } => note(&format!("PD `{name}` sent a record only the supervisor sends; ignored")),
         }
+        None
     }
 
-    fn child_decision(&mut self, parent: usize, child_id: u8, restart: bool) {
-        let Some(c) = self.pds.iter().position(|p| p.parent == Some((parent, child_id))) else {
-            note(&format!("PD `{}` decided about child {child_id}, which it does not have", self.pds[parent].name));
-            return;
-        };
-        if !self.pds[c].awaiting_decision {
-            return;
-        }
-        self.pds[c].awaiting_decision = false;
-        if restart {
-            note(&format!("restarting PD `{}` (its parent `{}` asked)", self.pds[c].name, self.pds[parent].name));
-            if let Err(e) = self.spawn(c) {
-                note(&format!("cannot restart PD `{}`: {e}", self.pds[c].name));
-                self.pds[c].held = true;
+    /// The supervisor found a fault in PD `i` itself (a refused request, garbage on its control
+    /// pipe): report it as `report` when the process is gone, and stop it now.
+    fn fault_and_kill(&mut self, i: usize, fault: Fault, report: String) {
+        self.pds[i].fault = Some(fault);
+        self.pds[i].report = Some(report);
+        self.kill(i);
+    }
+
+    fn now_ns(&self) -> u64 {
+        monotonic_ns().saturating_sub(self.clock_origin_ns)
+    }
+
+    /// Carry out what the supervision core decided; `Some(status)` when the system ends.
+    fn apply(&mut self, actions: Vec<Action>) -> Option<u8> {
+        let mut end = None;
+        let mut queue: std::collections::VecDeque<Action> = actions.into();
+        while let Some(action) = queue.pop_front() {
+            match action {
+                Action::TellParent { parent } => {
+                    while let Some((child, fault)) = self.life.take_child_fault(parent) {
+                        if let Some((w, _)) = &self.pds[parent].child_faults {
+                            let bytes = Record::ChildFault { child, kind: fault.kind, code: fault.code }.encode();
+                            // SAFETY: writes one record (< PIPE_BUF, so whole or not at all) to
+                            // the parent's non-blocking child-fault pipe.
+                            unsafe { libc::write(w.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+                        }
+                    }
+                    signal_wake(self.objects.wake[parent].write.as_raw_fd());
+                }
+                Action::Restart { pd, reason } => {
+                    let name = self.pds[pd].name.clone();
+                    match reason {
+                        RestartReason::Policy => note(&format!("restarting PD `{name}` from a fresh process")),
+                        RestartReason::ParentAsked => {
+                            let parent = self.spec.pds[pd].parent.map_or(String::new(), |(p, _)| self.pds[usize::from(p)].name.clone());
+                            note(&format!("restarting PD `{name}` (its parent `{parent}` asked)"));
+                        }
+                    }
+                    match self.spawn(pd) {
+                        Ok(()) => self.life.restarted(pd),
+                        Err(e) => {
+                            note(&format!("cannot restart PD `{name}`: {e}"));
+                            queue.extend(self.life.restart_failed(pd, self.now_ns()));
+                        }
+                    }
+                }
+                Action::Hold { pd, reason } => note(&self.hold_text(pd, reason)),
+                Action::EndSystem { status, by } => {
+                    if by.is_none() {
+                        note("every PD has stopped");
+                    }
+                    end.get_or_insert(status);
+                }
             }
-        } else {
-            note(&format!("holding PD `{}` (its parent `{}` asked)", self.pds[c].name, self.pds[parent].name));
-            self.pds[c].held = true;
+        }
+        end
+    }
+
+    fn hold_text(&self, pd: usize, reason: HoldReason) -> String {
+        let name = &self.pds[pd].name;
+        let parent = self.spec.pds[pd].parent.map_or("", |(p, _)| self.pds[usize::from(p)].name.as_str());
+        match reason {
+            HoldReason::Policy => format!("holding PD `{name}` (restart policy: hold)"),
+            HoldReason::RestartLimit => format!("holding PD `{name}`: it faulted {RESTARTS_MAX} times within {} ms", RESTART_WINDOW_NS / 1_000_000),
+            HoldReason::ParentAsked => format!("holding PD `{name}` (its parent `{parent}` asked)"),
+            HoldReason::ParentNotGranted => {
+                format!("holding PD `{name}`: its parent `{parent}` asked for a restart without the rampart:restart_children grant")
+            }
+            HoldReason::ParentRateLimit => format!(
+                "holding PD `{name}`: its parent `{parent}` asked for more than {} restarts within {} ms (restart rate limit)",
+                rampart_supervision::PARENT_RESTARTS_MAX,
+                RESTART_WINDOW_NS / 1_000_000
+            ),
+            HoldReason::RestartFailed => format!("holding PD `{name}`: it could not be started again"),
         }
     }
 
@@ -699,22 +840,22 @@ impl Supervisor {
                 }
             }
         }
-        if stop.is_some() {
-            return stop;
-        }
-        self.reap();
-        None
+        stop
     }
 
-    fn reap(&mut self) {
+    /// Collect every PD process that ended and decide about each; `Some(status)` when the
+    /// system ends (every PD stopped).
+    fn reap(&mut self) -> Option<u8> {
+        let mut end = None;
         for i in 0..self.pds.len() {
             let Some(proc_) = self.pds[i].process.as_mut() else { continue };
             let status = match proc_.try_wait() {
                 Ok(Some(s)) => s,
                 _ => continue,
             };
-            self.pds[i].process = None;
+            // Its last records (a panic message, a fault address) are in the pipe.
             let _ = self.read_control(i);
+            self.pds[i].process = None;
             use std::os::unix::process::ExitStatusExt;
             let (kind, code, what) = match (status.signal(), status.code()) {
                 (Some(libc::SIGSYS), _) => (FaultKind::Confinement, libc::SIGSYS as u64, "confinement violation: a forbidden system call (killed by SIGSYS)".to_string()),
@@ -725,43 +866,17 @@ impl Supervisor {
                 (None, Some(c)) => (FaultKind::Exit, c as u64, format!("exited with status {c}")),
                 (None, None) => (FaultKind::Exit, 0, "exited".to_string()),
             };
+            let fault = self.pds[i].fault.take().unwrap_or(Fault { kind, code });
             let report = self.pds[i].report.take().unwrap_or(what);
             note(&format!("fault in PD `{}`: {report}", self.pds[i].name));
             self.fail_pending_calls(i);
-            match self.pds[i].parent {
-                Some((parent, id)) if self.pds[parent].process.is_some() => {
-                    self.pds[i].awaiting_decision = true;
-                    if let Some((w, _)) = &self.pds[parent].child_faults {
-                        let bytes = Record::ChildFault { child: id, kind, code }.encode();
-                        // SAFETY: writes a record to the parent's child-fault pipe.
-                        unsafe { libc::write(w.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
-                    }
-                    signal_eventfd(self.objects.wake[parent].as_raw_fd());
-                }
-                _ => self.apply_policy(i),
+            self.life.fault(i, fault);
+            let actions = self.life.stopped(i, fault, self.now_ns());
+            if let Some(status) = self.apply(actions) {
+                end.get_or_insert(status);
             }
         }
-    }
-
-    fn apply_policy(&mut self, i: usize) {
-        let now = Instant::now();
-        let window = Duration::from_millis(RESTART_WINDOW_MS);
-        self.pds[i].restarts.retain(|t| now.duration_since(*t) < window);
-        let name = self.pds[i].name.clone();
-        if self.opts.policy == RestartPolicy::Hold {
-            note(&format!("holding PD `{name}` (restart policy: hold)"));
-            self.pds[i].held = true;
-        } else if self.pds[i].restarts.len() >= RESTARTS_MAX {
-            note(&format!("holding PD `{name}`: it faulted {RESTARTS_MAX} times within {RESTART_WINDOW_MS} ms"));
-            self.pds[i].held = true;
-        } else {
-            self.pds[i].restarts.push(now);
-            note(&format!("restarting PD `{name}` from a fresh process"));
-            if let Err(e) = self.spawn(i) {
-                note(&format!("cannot restart PD `{name}`: {e}"));
-                self.pds[i].held = true;
-            }
-        }
+        end
     }
 
     /// A callee died: answer every call it had not answered, so no caller waits forever.
@@ -770,7 +885,7 @@ impl Supervisor {
             let seq = c.request.message().seq();
             if c.reply.message().seq() != seq {
                 c.reply.message().publish(seq, &Message::new(LABEL_CALL_FAILED));
-                signal_eventfd(c.reply_wake.as_raw_fd());
+                signal_wake(c.reply_wake.write.as_raw_fd());
             }
         }
     }
@@ -781,7 +896,7 @@ impl Supervisor {
         }
     }
 
-    /// Stop every PD and wait for each; then print what they logged last.
+    /// Stop every PD and wait for each; then print what they logged last (within the budget).
     pub fn stop_all(&mut self) {
         for p in &mut self.pds {
             if let Some(mut proc_) = p.process.take() {
@@ -790,37 +905,79 @@ impl Supervisor {
             }
         }
         for i in 0..self.pds.len() {
-            self.read_log(i);
+            self.read_log(i, LOG_BYTES_PER_ROUND);
         }
     }
 
-    /// Decode and print the defmt frames PD `i` has written.
-    fn read_log(&mut self, i: usize) {
-        let mut buf = [0u8; 8192];
-        loop {
-            // SAFETY: reads into a stack buffer from a non-blocking pipe.
-            let n = unsafe { libc::read(self.pds[i].log_read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    /// Decode and print at most `budget` bytes of the defmt frames PD `i` has written. Frames
+    /// longer than [`LOG_FRAME_MAX_BYTES`] are dropped (and counted), so memory stays bounded
+    /// whatever the PD writes.
+    fn read_log(&mut self, i: usize, budget: usize) {
+        let mut buf = [0u8; 4096];
+        let mut taken = 0;
+        while taken < budget {
+            let want = buf.len().min(budget - taken);
+            // SAFETY: reads at most `want` bytes into a stack buffer from a non-blocking pipe.
+            let n = unsafe { libc::read(self.pds[i].log_read.as_raw_fd(), buf.as_mut_ptr().cast(), want) };
             if n <= 0 {
-                return;
+                break;
             }
-            let name = self.pds[i].name.clone();
-            let Some(decoder) = self.pds[i].log_decoder.as_mut() else {
+            let n = n as usize;
+            taken += n;
+            if self.pds[i].log_table.is_none() {
+                let name = self.pds[i].name.clone();
                 log(&name, &format!("({n} bytes of defmt log, but the binary has no defmt string table)"));
                 continue;
-            };
-            decoder.received(&buf[..n as usize]);
-            loop {
-                match decoder.decode() {
-                    Ok(frame) => {
-                        let text = frame.display_message().to_string();
-                        match frame.level().map(|l| l.as_str()) {
-                            None | Some("info") => log(&name, &text),
-                            Some(level) => log(&name, &format!("{}: {text}", level.to_uppercase())),
-                        }
-                    }
-                    Err(defmt_decoder::DecodeError::UnexpectedEof) => break,
-                    Err(defmt_decoder::DecodeError::Malformed) => log(&name, "(a malformed defmt log frame was skipped)"),
+            }
+            // Split at frame ends (0x00), feeding the decoder only frames within the limit.
+            let mut rest = &buf[..n];
+            while !rest.is_empty() {
+                let end = rest.iter().position(|&b| b == 0);
+                let piece = &rest[..end.map_or(rest.len(), |e| e + 1)];
+                rest = &rest[piece.len()..];
+                let p = &mut self.pds[i];
+                p.log_frame_bytes += piece.len();
+                if !p.log_dropping && p.log_frame_bytes > LOG_FRAME_MAX_BYTES {
+                    // Forget the partial frame the decoder holds: a fresh decoder.
+                    p.log_dropping = true;
+                    p.log_decoder = p.log_table.map(|t| t.new_stream_decoder());
                 }
+                if !p.log_dropping {
+                    if let Some(d) = p.log_decoder.as_mut() {
+                        d.received(piece);
+                    }
+                }
+                if end.is_some() {
+                    if p.log_dropping {
+                        p.log_frames_dropped += 1;
+                    }
+                    p.log_dropping = false;
+                    p.log_frame_bytes = 0;
+                    self.print_frames(i);
+                }
+            }
+        }
+        let p = &mut self.pds[i];
+        if p.log_frames_dropped > 0 {
+            let (name, dropped) = (p.name.clone(), std::mem::take(&mut p.log_frames_dropped));
+            note(&format!("PD `{name}`: {dropped} log frame(s) over {LOG_FRAME_MAX_BYTES} bytes dropped"));
+        }
+    }
+
+    fn print_frames(&mut self, i: usize) {
+        let name = self.pds[i].name.clone();
+        let Some(decoder) = self.pds[i].log_decoder.as_mut() else { return };
+        loop {
+            match decoder.decode() {
+                Ok(frame) => {
+                    let text = frame.display_message().to_string();
+                    match frame.level().map(|l| l.as_str()) {
+                        None | Some("info") => log(&name, &text),
+                        Some(level) => log(&name, &format!("{}: {text}", level.to_uppercase())),
+                    }
+                }
+                Err(defmt_decoder::DecodeError::UnexpectedEof) => break,
+                Err(defmt_decoder::DecodeError::Malformed) => log(&name, "(a malformed defmt log frame was skipped)"),
             }
         }
     }
@@ -861,17 +1018,31 @@ fn log_table(binary: &Path) -> Option<&'static defmt_decoder::Table> {
     }
 }
 
-/// Copy a PD's output to ours, a line at a time, with its name in front.
+/// Copy a PD's output to ours, a line at a time, with its name in front (escaped by [`log`]), at
+/// most [`OUTPUT_BYTES_PER_SECOND`]: past that, lines are dropped and counted, and the count is
+/// said once the second is over.
 fn forward_output(name: String, fd: OwnedFd) {
     std::thread::spawn(move || {
         use std::io::{BufRead, Read};
         let mut reader = std::io::BufReader::new(std::fs::File::from(fd));
         let mut line = Vec::new();
+        let (mut second, mut used, mut dropped) = (Instant::now(), 0usize, 0u64);
         loop {
             line.clear();
             match reader.by_ref().take(LOG_LINE_MAX_BYTES as u64).read_until(b'\n', &mut line) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {
+                Ok(n) => {
+                    if second.elapsed() >= Duration::from_secs(1) {
+                        if dropped > 0 {
+                            note(&format!("PD `{name}`: {dropped} output line(s) dropped (over {OUTPUT_BYTES_PER_SECOND} bytes per second)"));
+                        }
+                        (second, used, dropped) = (Instant::now(), 0, 0);
+                    }
+                    used += n;
+                    if used > OUTPUT_BYTES_PER_SECOND {
+                        dropped += 1;
+                        continue;
+                    }
                     let text = String::from_utf8_lossy(&line);
                     log(&name, text.trim_end_matches('\n'));
                 }

@@ -101,7 +101,7 @@ fn a_top_level_pd_that_faults_is_restarted_by_the_supervisor_policy() {
         <program_image path="crasher.elf" />
         <map mr="lives" vaddr="0x5000000" perms="rw" />
     </protection_domain>
-    <protection_domain name="nursery" priority="50" rampart:exit_system="true" rampart:restart_children="true">
+    <protection_domain name="nursery" priority="50" rampart:exit_system="true">
         <program_image path="nursery.elf" />
         <map mr="lives" vaddr="0x5000000" perms="r" />
     </protection_domain>

@@ -36,7 +36,7 @@ pub struct NotifyOut {
     pub id: u8,
     /// Page with the notification counter, writable.
     pub page_fd: i32,
-    /// The peer's wake-up eventfd.
+    /// A signal-only end of the peer's wake-up pipe (write only, non-blocking, this PD's own).
     pub peer_wake_fd: i32,
 }
 
@@ -57,7 +57,7 @@ pub struct CallOut {
     /// Reply page, read-only.
     pub reply_page_fd: i32,
     pub peer_wake_fd: i32,
-    /// Eventfd the reply is signalled on; this PD waits on it.
+    /// Wait-only end of the pipe the reply is signalled on.
     pub reply_wake_fd: i32,
 }
 
@@ -69,7 +69,7 @@ pub struct CallIn {
     pub call_page_fd: i32,
     /// Reply page, writable.
     pub reply_page_fd: i32,
-    /// The caller's reply eventfd.
+    /// A signal-only end of the caller's reply pipe.
     pub reply_wake_fd: i32,
 }
 
@@ -77,7 +77,7 @@ pub struct CallIn {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BootInfo {
     pub pd_name: String,
-    /// This PD's eventfd: every notification, call and fault event for it signals it.
+    /// The wait-only end of this PD's wake-up pipe: every notification, call and fault event for it signals it.
     pub wake_fd: i32,
     /// Pipe to the supervisor for reports ([`super::control`]).
     pub control_fd: i32,

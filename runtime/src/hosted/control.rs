@@ -13,6 +13,9 @@ pub const MAX_RECORD_BYTES: usize = 1024;
 /// Longest text in a record (a panic message is cut to this).
 pub const MAX_TEXT_BYTES: usize = MAX_RECORD_BYTES - HEADER_BYTES;
 const HEADER_BYTES: usize = 1 + 1 + 2 + 8 + 2;
+/// Size of a record without text (every record the supervisor sends a parent): a reader whose
+/// buffer is a multiple of it never cuts one, because each is written whole.
+pub const TEXTLESS_RECORD_BYTES: usize = HEADER_BYTES;
 
 /// What a record says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +77,16 @@ impl Record {
         out
     }
 
+    /// How many bytes the record at the front of `bytes` has in all, as far as its header tells:
+    /// [`HEADER_BYTES`] until the header is there. A reader that buffers at most this many bytes
+    /// never holds more than one record.
+    pub fn bytes_needed(bytes: &[u8]) -> usize {
+        if bytes.len() < HEADER_BYTES {
+            return HEADER_BYTES;
+        }
+        HEADER_BYTES + usize::from(u16::from_le_bytes([bytes[12], bytes[13]])).min(MAX_TEXT_BYTES)
+    }
+
     /// Decode one record from the front of `bytes`: the record and the bytes it used, `Ok(None)`
     /// when more bytes are needed, `Err` when the bytes are not a record.
     pub fn decode(bytes: &[u8]) -> Result<Option<(Record, usize)>, &'static str> {
@@ -99,8 +112,15 @@ impl Record {
             3 => Record::Panic { message: text },
             4 => Record::MemoryFault { addr: value, signal: a },
             5 => Record::Violation { message: text },
-            6 => Record::ChildDecision { child: a, decision: Decision::from_code(u64::from(b)).ok_or("unknown decision")? },
-            7 => Record::ChildFault { child: a, kind: FaultKind::from_code(u64::from(b)).ok_or("unknown fault kind")?, code: value },
+            6 => Record::ChildDecision {
+                child: a,
+                decision: Decision::from_code(u64::from(b)).ok_or("unknown decision")?,
+            },
+            7 => Record::ChildFault {
+                child: a,
+                kind: FaultKind::from_code(u64::from(b)).ok_or("unknown fault kind")?,
+                code: value,
+            },
             _ => return Err("unknown record kind"),
         };
         Ok(Some((r, HEADER_BYTES + len)))
@@ -119,13 +139,27 @@ mod tests {
             Record::ExitSystem { status: 3 },
             Record::Panic { message: "boom".into() },
             Record::MemoryFault { addr: 0x400_0000, signal: 11 },
-            Record::ChildDecision { child: 4, decision: Decision::Restart },
-            Record::ChildDecision { child: 5, decision: Decision::Hold },
-            Record::ChildFault { child: 1, kind: FaultKind::Confinement, code: 9 },
+            Record::ChildDecision {
+                child: 4,
+                decision: Decision::Restart,
+            },
+            Record::ChildDecision {
+                child: 5,
+                decision: Decision::Hold,
+            },
+            Record::ChildFault {
+                child: 1,
+                kind: FaultKind::Confinement,
+                code: 9,
+            },
         ] {
             let bytes = r.encode();
             assert_eq!(Record::decode(&bytes), Ok(Some((r, bytes.len()))));
-            assert_eq!(Record::decode(&bytes[..bytes.len() - 1]).map(|o| o.is_some()), Ok(false), "a truncated record needs more bytes");
+            assert_eq!(
+                Record::decode(&bytes[..bytes.len() - 1]).map(|o| o.is_some()),
+                Ok(false),
+                "a truncated record needs more bytes"
+            );
         }
         let bytes = Record::Panic { message: long }.encode();
         assert!(bytes.len() <= MAX_RECORD_BYTES);

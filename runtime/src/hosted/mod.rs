@@ -7,9 +7,11 @@
 //! the descriptors that only served for mapping; run the component's `init`; then confine the
 //! process with seccomp ([`seccomp`]) and serve events forever.
 //!
-//! Events: every sender signals the PD's one wake-up eventfd after publishing in a shared page
-//! ([`pages`]); the PD then scans its incoming notification counters and call pages. The cost of
-//! a notification is the same two system calls per side as a raw eventfd ping-pong.
+//! Events: every sender signals the PD's one wake-up pipe after publishing in a shared page
+//! ([`pages`]); the PD then scans its incoming notification counters and call pages. A sender
+//! holds only a write end of its own (non-blocking: a signal never blocks, as an seL4 Signal), and
+//! only the PD holds the read end (so only it can consume its wake-ups). The cost of a
+//! notification is the same two system calls per side as a raw eventfd ping-pong.
 //!
 //! Faults: a panic, a memory fault (with its address) or an attempt to use a channel the PD was
 //! not given is reported to the supervisor over the control pipe ([`control`]) before the process
@@ -110,10 +112,12 @@ fn violation(msg: String) -> ! {
     exit(EXIT_VIOLATION)
 }
 
+/// Signal a wake-up through a signal-only end (a non-blocking pipe write end): one byte. A full
+/// pipe already holds a wake-up, so the error is of no consequence and the signaller never blocks.
 fn signal(fd: i32) {
-    let one: u64 = 1;
-    // SAFETY: writes 8 bytes from a live u64 to an eventfd.
-    unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+    let one = 1u8;
+    // SAFETY: writes one byte from a live u8.
+    unsafe { libc::write(fd, (&one as *const u8).cast(), 1) };
 }
 
 fn wait_readable(fd: i32, timeout_ns: Option<u64>) -> bool {
@@ -125,10 +129,12 @@ fn wait_readable(fd: i32, timeout_ns: Option<u64>) -> bool {
     n > 0
 }
 
+/// Wait for and consume wake-ups on a wait-only end (the read end of this PD's wake-up pipe, or of
+/// a call's reply pipe); only this PD holds it, so nobody else can take its wake-ups.
 fn drain(fd: i32) {
-    let mut v: u64 = 0;
-    // SAFETY: reads 8 bytes into a live u64.
-    unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
+    let mut buf = [0u8; 64];
+    // SAFETY: reads into a stack buffer.
+    unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
 }
 
 fn monotonic_ns() -> u64 {
@@ -380,14 +386,17 @@ fn serve_calls<H: Handler>(s: &State, handler: &mut H) {
 
 fn serve_child_faults<H: Handler>(s: &State, handler: &mut H) {
     let Some(fd) = s.child_faults_fd else { return };
-    let mut buf = [0u8; control::MAX_RECORD_BYTES];
+    // Whole records only: the supervisor writes each with one write, all of one size.
+    let mut buf = [0u8; control::TEXTLESS_RECORD_BYTES * 32];
     // SAFETY: reads into a stack buffer from a non-blocking pipe.
-    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-    if n <= 0 {
-        return;
+    while let n @ 1.. = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } {
+        handle_child_faults(s, handler, &buf[..n as usize]);
     }
+}
+
+fn handle_child_faults<H: Handler>(s: &State, handler: &mut H, bytes: &[u8]) {
     let mut at = 0;
-    while let Ok(Some((r, used))) = Record::decode(&buf[at..n as usize]) {
+    while let Ok(Some((r, used))) = Record::decode(&bytes[at..]) {
         at += used;
         if let Record::ChildFault { child, kind, code } = r {
             let action = match handler.fault(Child(child), &Fault { kind, code }) {
