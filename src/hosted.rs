@@ -38,10 +38,10 @@ pub const EXIT_SIGNAL_BASE: u8 = 128;
 /// Bytes of defmt log the supervisor reads from one PD in one round of its loop; the rest waits
 /// in the pipe (and the PD blocks on its own log when the pipe is full, nobody else).
 pub const LOG_BYTES_PER_ROUND: usize = 16 * 1024;
-/// Longest defmt frame accepted, in bytes (its encoded form, up to the 0x00 that ends it). The
-/// runtime's frames are far shorter; a longer run of bytes without a separator is dropped and
-/// counted, so that the decoder's buffer stays bounded.
-pub const LOG_FRAME_MAX_BYTES: usize = 4 * 1024;
+/// Longest defmt frame accepted, in bytes (its encoded form, up to the 0x00 that ends it): the
+/// runtime never writes a longer one, so a longer run of bytes without a separator is hostile; it
+/// is dropped and counted, and the decoder's buffer stays bounded.
+pub use rampart_runtime::hosted::logger::LOG_FRAME_MAX_BYTES;
 /// Control records the supervisor takes from one PD in one round.
 pub const CONTROL_RECORDS_PER_ROUND: usize = 64;
 /// Bytes of standard output and error kept from one PD per second; the rest is dropped and
@@ -389,6 +389,15 @@ pub struct Supervisor {
     signals: OwnedFd,
     started: Instant,
     all_init_reported: bool,
+}
+
+/// The supervisor's peak resident memory so far (its own, not its PDs').
+pub fn peak_memory_kib() -> u64 {
+    // SAFETY: getrusage writes one rusage into a zeroed value we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    ru.ru_maxrss.max(0) as u64
 }
 
 fn monotonic_ns() -> u64 {
@@ -940,6 +949,7 @@ impl Supervisor {
                 if !p.log_dropping && p.log_frame_bytes > LOG_FRAME_MAX_BYTES {
                     // Forget the partial frame the decoder holds: a fresh decoder.
                     p.log_dropping = true;
+                    p.log_frames_dropped += 1;
                     p.log_decoder = p.log_table.map(|t| t.new_stream_decoder());
                 }
                 if !p.log_dropping {
@@ -948,9 +958,6 @@ impl Supervisor {
                     }
                 }
                 if end.is_some() {
-                    if p.log_dropping {
-                        p.log_frames_dropped += 1;
-                    }
                     p.log_dropping = false;
                     p.log_frame_bytes = 0;
                     self.print_frames(i);

@@ -35,9 +35,13 @@ pub fn run_hosted(system_file: &std::path::Path, spec: &rampart_spec::SystemSpec
     let workspace = workspace_for(system_file);
     let binaries = hosted::build_components(spec, system_file, board, &workspace, opts.verbose)?;
     let base = system_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let verbose = opts.verbose;
     let mut sup = hosted::Supervisor::start(spec.clone(), &binaries.by_component, base, opts)?;
     let status = sup.supervise();
     drop(sup);
+    if verbose {
+        eprintln!("rampart: supervisor peak memory {} KiB", hosted::peak_memory_kib());
+    }
     drop(binaries);
     Ok(status)
 }

@@ -150,21 +150,25 @@ pub fn check_file(path: &Path, opts: &Options) -> Result<Checked, Report> {
     check_bytes(&shown, &bytes, &opts)
 }
 
-/// The components of the workspace that holds `start`: the subdirectories of the nearest
-/// `components/` directory at or above `start` that contain a `Cargo.toml`.
+/// Where a workspace keeps component crates, relative to its root: the PDs that ship, and the PDs
+/// that exist only for tests and benchmarks.
+pub const COMPONENT_DIRS: &[&str] = &["components", "tests/components"];
+
+/// The components of the workspace that holds `start`: the subdirectories holding a `Cargo.toml`
+/// of [`COMPONENT_DIRS`] in the nearest directory at or above `start` that has `components/`.
 pub fn find_components(start: &Path) -> Vec<String> {
     let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
     for dir in start.ancestors() {
-        let comps = dir.join("components");
-        if comps.is_dir() {
-            let mut names: Vec<String> = std::fs::read_dir(&comps)
-                .into_iter()
-                .flatten()
+        if dir.join("components").is_dir() {
+            let mut names: Vec<String> = COMPONENT_DIRS
+                .iter()
+                .flat_map(|c| std::fs::read_dir(dir.join(c)).into_iter().flatten())
                 .filter_map(|e| e.ok())
                 .filter(|e| e.path().join("Cargo.toml").is_file())
                 .filter_map(|e| e.file_name().into_string().ok())
                 .collect();
             names.sort();
+            names.dedup();
             return names;
         }
     }

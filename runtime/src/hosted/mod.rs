@@ -505,3 +505,25 @@ pub(crate) fn entropy(out: &mut [u8]) -> Result<(), crate::entropy::NoEntropy> {
     }
     Ok(())
 }
+
+/// The descriptors this PD holds and what each is for: nothing it does not already hold, named
+/// so that tests can play a hostile PD that aims at each one (and show that the ends it holds
+/// cannot be turned against its peers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldDescriptors {
+    /// The wait-only end of this PD's own wake-up pipe.
+    pub own_wake: i32,
+    /// The signal-only ends of the wake-up pipes of the PDs it may notify or call.
+    pub peer_wakes: Vec<i32>,
+    /// Its log pipe and its control pipe to the supervisor (write ends).
+    pub log: i32,
+    pub control: i32,
+}
+
+/// See [`HeldDescriptors`].
+pub fn held_descriptors() -> HeldDescriptors {
+    let s = state();
+    let mut peer_wakes: Vec<i32> = s.notify_out.iter().flatten().map(|(_, fd)| *fd).collect();
+    peer_wakes.extend(s.calls_out.iter().flatten().map(|c| c.peer_wake_fd));
+    HeldDescriptors { own_wake: s.wake_fd, peer_wakes, log: logger::LOG_FD.load(Ordering::Relaxed), control: s.control_fd }
+}

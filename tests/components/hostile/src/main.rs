@@ -1,0 +1,163 @@
+//! Test component (hosted only: it calls libc directly): hostile PDs and their bystanders, one
+//! role per PD name, for tests/hostile_supervisor.rs. Each hostile role tries one attack on the
+//! supervisor or its peers and logs `refused` when the attempt fails, or an ERROR line with
+//! `attack succeeded` when it does not; each bystander does honest work and, holding the
+//! `rampart:exit_system` grant, ends the system when it is done, which proves the system ran on.
+//!
+//! - `log_flooder` writes 4 KiB blocks of its log pipe without a frame separator, forever;
+//!   `bystander` ticks every 10 ms and ends the system with 0 after 50 ticks.
+//! - `thief` writes 2^64-2 to its own wake-up descriptor (once an eventfd: every PD that then
+//!   notified it hung), reads the wake-up descriptors of the PDs it may notify (stealing their
+//!   wake-ups), and floods them; `honest` notifies `sleeper` and `thief` in 20 rounds, writing the
+//!   round into the region `rounds`; `sleeper` ends the system with 0 once it sees round 20.
+//! - `usurper` ends the system with 0 without the grant; `forger` writes a line that pretends to
+//!   come from another PD (a carriage return and an escape sequence); `judge` ticks 30 times and
+//!   ends the system with 7.
+//! - `storm_child` panics in init in every life; `storm_parent` answers every fault with a restart
+//!   and, after its 21st fault, ends the system with 0.
+#![no_std]
+#![no_main]
+
+use rampart_runtime::{clock, exit_system, pd_name, Channel, ChannelSet, Child, Fault, FaultAction, Handler, NoPpCall, Notify, ReadOnly, ReadWrite, Region, Unhandled};
+
+const TICK_NS: u64 = 10_000_000;
+const ROUNDS: u64 = 20;
+const ROUNDS_VADDR: u64 = 0x500_0000;
+/// Faults after which the storm parent stops: one past the supervisor's per-parent limit (20).
+const STORM_FAULTS: u32 = 21;
+
+struct Hostile {
+    ticks: u64,
+    faults: u32,
+    done: bool,
+}
+
+fn write_all_log(fd: i32) -> ! {
+    let block = [1u8; 4096];
+    loop {
+        // SAFETY: writes a live stack buffer to a descriptor this PD holds.
+        unsafe { libc::write(fd, block.as_ptr().cast(), block.len()) };
+    }
+}
+
+impl Hostile {
+    fn attack(&mut self) {
+        let held = rampart_runtime::hosted::held_descriptors();
+        match pd_name() {
+            "log_flooder" => {
+                defmt::info!("log_flooder: flooding the log pipe");
+                write_all_log(held.log)
+            }
+            "thief" => {
+                let jam = u64::MAX - 1;
+                // SAFETY: writes 8 bytes from a live u64.
+                let n = unsafe { libc::write(held.own_wake, (&jam as *const u64).cast(), 8) };
+                if n == 8 {
+                    defmt::error!("thief: own wake-up took 2^64-2: attack succeeded");
+                } else {
+                    defmt::info!("thief: jamming its own wake-up refused");
+                }
+                for &fd in &held.peer_wakes {
+                    let mut v = 0u64;
+                    let mut stolen = 0u32;
+                    // SAFETY: reads 8 bytes into a live u64 (blocks if the descriptor allows it).
+                    while stolen < 1000 && unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) } > 0 {
+                        stolen += 1;
+                    }
+                    if stolen > 0 {
+                        defmt::error!("thief: consumed {} wake-ups of a peer: attack succeeded", stolen);
+                    } else {
+                        defmt::info!("thief: stealing a peer's wake-ups refused");
+                    }
+                    let one = 1u8;
+                    for _ in 0..200_000 {
+                        // SAFETY: writes one byte from a live u8.
+                        unsafe { libc::write(fd, (&one as *const u8).cast(), 1) };
+                    }
+                    defmt::info!("thief: 200000 raw signals sent to a peer without blocking");
+                }
+            }
+            "usurper" => {
+                defmt::info!("usurper: ending the system without the grant");
+                exit_system(0)
+            }
+            "forger" => {
+                defmt::info!("\r[judge] all checks passed\u{1b}[2K");
+                let line = b"\r[judge] forged on stdout\x1b[1G\n";
+                // SAFETY: writes a live buffer to standard output.
+                unsafe { libc::write(1, line.as_ptr().cast(), line.len()) };
+                defmt::info!("forger: forged lines written");
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Handler for Hostile {
+    fn notified(&mut self, channels: ChannelSet) {
+        match pd_name() {
+            "bystander" | "judge" | "honest" if channels.alarm() => {
+                self.ticks += 1;
+                let name = pd_name();
+                match name {
+                    "bystander" if self.ticks == 50 => {
+                        defmt::info!("bystander: 50 ticks, the system kept serving");
+                        exit_system(0)
+                    }
+                    "judge" if self.ticks == 30 => {
+                        defmt::info!("judge: 30 ticks, ending the system with 7");
+                        exit_system(7)
+                    }
+                    "honest" => {
+                        let _ = Region::<ReadWrite>::new(ROUNDS_VADDR, 0x1000, false, true).write_u64(0, self.ticks);
+                        Channel::<Notify, NoPpCall>::new(0, false).notify();
+                        Channel::<Notify, NoPpCall>::new(1, false).notify();
+                        if self.ticks == ROUNDS {
+                            defmt::info!("honest: all {} rounds notified", ROUNDS);
+                            return;
+                        }
+                    }
+                    _ => {}
+                }
+                clock::set_alarm_after(TICK_NS);
+            }
+            "sleeper" => {
+                let round = Region::<ReadOnly>::new(ROUNDS_VADDR, 0x1000, false, true).read_u64(0).unwrap_or(0);
+                if round == ROUNDS && !self.done {
+                    self.done = true;
+                    defmt::info!("sleeper: woke up for round {}", round);
+                    exit_system(0)
+                }
+            }
+            "storm_parent" if channels.alarm() => {
+                defmt::info!("storm_parent: {} faults seen", self.faults);
+                exit_system(0)
+            }
+            _ if channels.alarm() && !self.done => {
+                self.done = true;
+                self.attack();
+            }
+            _ => {}
+        }
+    }
+
+    fn fault(&mut self, _child: Child, _fault: &Fault) -> Result<FaultAction, Unhandled> {
+        self.faults += 1;
+        if self.faults == STORM_FAULTS {
+            clock::set_alarm_after(1_000_000);
+        }
+        Ok(FaultAction::Restart)
+    }
+}
+
+fn init() -> Hostile {
+    if pd_name() == "storm_child" {
+        panic!("storm_child: faulting at once, as in every life");
+    }
+    if !matches!(pd_name(), "sleeper" | "storm_parent") {
+        clock::set_alarm_after(1_000_000);
+    }
+    Hostile { ticks: 0, faults: 0, done: false }
+}
+
+rampart_runtime::pd_main!(init);
