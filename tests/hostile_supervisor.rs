@@ -19,12 +19,12 @@ struct Run {
 }
 
 fn run(system: &str, extra: &[&str]) -> Run {
-    run_and(system, extra, |_| {})
+    run_and(system, extra, "", |_| {})
 }
 
 /// Run `rampart run --hosted` on `system`; `during` gets the child's pid once its output shows
-/// that every PD started.
-fn run_and(system: &str, extra: &[&str], during: impl FnOnce(u32)) -> Run {
+/// `marker`.
+fn run_and(system: &str, extra: &[&str], marker: &str, during: impl FnOnce(u32)) -> Run {
     let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out = tempfile::NamedTempFile::new().unwrap();
     // One open file description for both streams, so that neither overwrites the other.
@@ -52,7 +52,7 @@ fn run_and(system: &str, extra: &[&str], during: impl FnOnce(u32)) -> Run {
             let _ = child.wait();
             break None;
         }
-        if during.is_some() && std::fs::read_to_string(out.path()).unwrap_or_default().contains("PDs initialised") {
+        if during.is_some() && !marker.is_empty() && std::fs::read_to_string(out.path()).unwrap_or_default().contains(marker) {
             (during.take().unwrap())(child.id());
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -84,13 +84,18 @@ fn a_log_flood_without_frame_separators_neither_starves_the_bystander_nor_grows_
 }
 
 #[test]
-fn sigterm_stops_the_system_while_a_pd_floods_its_log() {
-    let r = run_and("tests/systems/hostile_log_flood.xml", &[], |pid| {
+fn sigterm_stops_the_system_after_a_pd_jammed_its_own_wake_up() {
+    let r = run_and("tests/systems/hostile_jam.xml", &[], "fault in PD `jam_child`", |pid| {
+        // Past the moment the supervisor signals the jammed parent about its child's fault.
+        std::thread::sleep(Duration::from_millis(300));
         // SAFETY: sends SIGTERM to the rampart process this test started.
         unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     });
-    assert_eq!(r.status, Some(128 + libc::SIGTERM), "{}", r.text);
-    assert!(r.text.contains("SIGTERM: stopping the system"), "{}", r.text);
+    let t = &r.text;
+    assert!(t.contains("[jam_parent] jam_parent: jamming its own wake-up refused"), "{t}");
+    assert!(t.contains("fault in PD `jam_child`"), "{t}");
+    assert_eq!(r.status, Some(128 + libc::SIGTERM), "{t}");
+    assert!(t.contains("SIGTERM: stopping the system"), "{t}");
 }
 
 #[test]

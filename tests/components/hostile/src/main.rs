@@ -13,6 +13,9 @@
 //! - `usurper` ends the system with 0 without the grant; `forger` writes a line that pretends to
 //!   come from another PD (a carriage return and an escape sequence); `judge` ticks 30 times and
 //!   ends the system with 7.
+//! - `jam_parent` writes 2^64-2 to its own wake-up descriptor (once an eventfd: the supervisor's
+//!   next signal to it, when its child faulted, blocked forever, and with it SIGTERM);
+//!   and then never returns to its event loop; `jam_child` panics 200 ms after it starts.
 //! - `storm_child` panics in init in every life; `storm_parent` answers every fault with a restart
 //!   and, after its 21st fault, ends the system with 0.
 #![no_std]
@@ -48,6 +51,22 @@ impl Hostile {
                 defmt::info!("log_flooder: flooding the log pipe");
                 write_all_log(held.log)
             }
+            "jam_parent" => {
+                let jam = u64::MAX - 1;
+                // SAFETY: writes 8 bytes from a live u64.
+                let n = unsafe { libc::write(held.own_wake, (&jam as *const u64).cast(), 8) };
+                if n == 8 {
+                    defmt::error!("jam_parent: own wake-up took 2^64-2: attack succeeded");
+                } else {
+                    defmt::info!("jam_parent: jamming its own wake-up refused");
+                }
+                // Never drain the wake-up again (a drain would undo the jam): stay away from the
+                // event loop, as a hostile PD may.
+                loop {
+                    core::hint::spin_loop();
+                }
+            }
+            "jam_child" => panic!("jam_child: faulting on purpose"),
             "thief" => {
                 let jam = u64::MAX - 1;
                 // SAFETY: writes 8 bytes from a live u64.
@@ -142,6 +161,9 @@ impl Handler for Hostile {
     }
 
     fn fault(&mut self, _child: Child, _fault: &Fault) -> Result<FaultAction, Unhandled> {
+        if pd_name() == "jam_parent" {
+            return Ok(FaultAction::Stop);
+        }
         self.faults += 1;
         if self.faults == STORM_FAULTS {
             clock::set_alarm_after(1_000_000);
@@ -154,8 +176,10 @@ fn init() -> Hostile {
     if pd_name() == "storm_child" {
         panic!("storm_child: faulting at once, as in every life");
     }
-    if !matches!(pd_name(), "sleeper" | "storm_parent") {
-        clock::set_alarm_after(1_000_000);
+    match pd_name() {
+        "sleeper" | "storm_parent" => {}
+        "jam_child" => clock::set_alarm_after(200_000_000),
+        _ => clock::set_alarm_after(1_000_000),
     }
     Hostile { ticks: 0, faults: 0, done: false }
 }
