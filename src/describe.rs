@@ -90,6 +90,12 @@ pub fn text(spec: &SystemSpec, file: &str) -> String {
             if pd.passive {
                 sched.push("passive".into());
             }
+            if pd.grants.exit_system {
+                sched.push("grant: exit_system".into());
+            }
+            if pd.grants.restart_children {
+                sched.push("grant: restart_children".into());
+            }
             let regions = pd
                 .maps
                 .iter()
