@@ -1,5 +1,5 @@
 //! Every PD is hostile, and the hosted supervisor holds: each test runs a system of
-//! tests/components/hostile in which a hostile PD attacks the supervisor or its peers next to a
+//! tests/components/saboteur in which a hostile PD attacks the supervisor or its peers next to a
 //! bystander that holds the `rampart:exit_system` grant. The bystander ending the system with its
 //! own status is the proof that the system ran on. Assertions are on what the run printed and its
 //! exit status; a guard kills a run that hangs (as each did before its defence), so that a
@@ -105,7 +105,7 @@ fn the_timeout_fires_while_a_pd_floods_its_log() {
     let dir = ws.join("target/test-systems");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("hostile-flood-alone.xml");
-    std::fs::write(&file, "<system>\n    <protection_domain name=\"log_flooder\" priority=\"40\">\n        <program_image path=\"hostile.elf\" />\n    </protection_domain>\n</system>\n").unwrap();
+    std::fs::write(&file, "<system>\n    <protection_domain name=\"log_flooder\" priority=\"40\">\n        <program_image path=\"saboteur.elf\" />\n    </protection_domain>\n</system>\n").unwrap();
     let r = run(file.to_str().unwrap(), &["--timeout", "3"]);
     assert_eq!(r.status, Some(124), "{}", r.text);
     assert!(r.text.contains("timeout: stopping the system"), "{}", r.text);
