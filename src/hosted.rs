@@ -4,10 +4,12 @@
 //! memfd per memory region; per channel direction a notification page; per protected procedure
 //! channel a request page, a reply page and a reply eventfd; per PD a wake-up eventfd and a
 //! control pipe), and starts each PD with exactly the descriptors its channels and maps entitle
-//! it to, placed at fixed numbers and described by the boot information at descriptor 3. Before
-//! the PD's program runs, everything else is closed, the process gets its own user, network, IPC
-//! and UTS namespaces where the host allows, and it is tied to the supervisor's life
-//! (`PR_SET_PDEATHSIG`). The PD confines itself with seccomp once its `init` returns.
+//! it to, placed at fixed numbers and described by the boot information at descriptor 3. Each
+//! component's program is read once, at start, into a sealed memfd, and every start and restart
+//! executes from it. The PD is confined before its first instruction ([`confine`]): its own user,
+//! PID, mount, network, IPC and UTS namespaces, an empty read-only root, tied to the supervisor's
+//! life, the start-up seccomp filter; its runtime adds the strict filter on every thread before
+//! the component's `init`. Where the host refuses a namespace, the supervisor says so once.
 //!
 //! Then it plays the monitor: it logs each PD's output with the PD's name, receives fault reports,
 //! fails calls a faulted PD was serving (the caller gets `LABEL_CALL_FAILED` instead of hanging),
@@ -291,6 +293,8 @@ struct PdState {
 
 /// The binaries of one run: copied out of cargo's target directory, because another run may
 /// rebuild the same component against another system file at any time. Removed when dropped.
+/// The supervisor reads each once, at start, into a sealed memfd and never executes these
+/// files, so changing them cannot change what a PD (re)start runs.
 pub struct Binaries {
     dir: PathBuf,
     pub by_component: HashMap<String, PathBuf>,

@@ -150,21 +150,22 @@ pub fn check_file(path: &Path, opts: &Options) -> Result<Checked, Report> {
     check_bytes(&shown, &bytes, &opts)
 }
 
-/// The components of the workspace that holds `start`: the subdirectories of the nearest
-/// `components/` directory at or above `start` that contain a `Cargo.toml`.
+/// The components of the workspace that holds `start`: the crates (subdirectories with a
+/// `Cargo.toml`) under `components/` and, for test-only components, `tests/components/`, of the
+/// nearest directory at or above `start` that holds `components/` and a `Cargo.toml`.
 pub fn find_components(start: &Path) -> Vec<String> {
     let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
     for dir in start.ancestors() {
-        let comps = dir.join("components");
-        if comps.is_dir() {
-            let mut names: Vec<String> = std::fs::read_dir(&comps)
-                .into_iter()
-                .flatten()
+        if dir.join("components").is_dir() && dir.join("Cargo.toml").is_file() {
+            let mut names: Vec<String> = [dir.join("components"), dir.join("tests/components")]
+                .iter()
+                .flat_map(|comps| std::fs::read_dir(comps).into_iter().flatten())
                 .filter_map(|e| e.ok())
                 .filter(|e| e.path().join("Cargo.toml").is_file())
                 .filter_map(|e| e.file_name().into_string().ok())
                 .collect();
             names.sort();
+            names.dedup();
             return names;
         }
     }

@@ -152,7 +152,8 @@ fn errno() -> i32 {
 /// A sealed, executable memfd holding `program`: what every start and restart of a PD runs.
 pub fn program_memfd(name: &str, program: &[u8]) -> std::io::Result<OwnedFd> {
     const MFD_EXEC: libc::c_uint = 0x10; // Linux 6.3+: say explicitly that it is executable
-    let cname = CString::new(format!("rampart-program-{name}")).unwrap_or_default();
+    // The name shows as the PD process's command name (`memfd:<component>`) in ps and top.
+    let cname = CString::new(name).unwrap_or_default();
     let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     // SAFETY: a NUL-terminated name; flags only.
     let mut fd = unsafe { libc::memfd_create(cname.as_ptr(), flags | MFD_EXEC) };
