@@ -28,8 +28,11 @@ fn text(o: &Output) -> String {
 /// Every hostile PD in `pds` tried and was stopped or refused; the bystander lived on, running
 /// its own program after a restart, and ended the system with 0.
 fn assert_contained(system: &str, pds: &[&str]) {
-    let o = run(system);
-    let t = text(&o);
+    assert_output_contained(&run(system), pds);
+}
+
+fn assert_output_contained(o: &Output, pds: &[&str]) {
+    let t = text(o);
     for pd in pds {
         assert!(t.contains(&format!("[{pd}] hostile {pd}: trying")), "`{pd}` never tried: {t}");
         let killed = t.contains(&format!("rampart: fault in PD `{pd}`: confinement violation: a forbidden system call (killed by SIGSYS)"));
@@ -63,4 +66,29 @@ fn a_hostile_pd_cannot_reach_or_replace_the_program_a_restart_runs() {
 #[test]
 fn a_thread_started_before_confinement_cannot_open_a_socket_after_init() {
     assert_contained("tests/systems/hostile_thread.xml", &["init_thread_socket", "ctor_thread_socket"]);
+}
+
+#[test]
+fn where_the_host_refuses_namespaces_the_supervisor_says_so_once_and_seccomp_still_contains_pds() {
+    // A user namespace (as root inside it) whose limits allow no further namespace of any kind:
+    // the supervisor inside must fall back to none, say what is missing once, and still hold.
+    let deny = "for n in user pid mnt net ipc uts; do echo 0 > /proc/sys/user/max_${n}_namespaces || exit 97; done; \
+                exec \"$0\" run --hosted --timeout 120 tests/systems/hostile_kill.xml";
+    let o = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--fork", "sh", "-c", deny, env!("CARGO_BIN_EXE_rampart")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    let o = match o {
+        Ok(o) if o.status.code() != Some(97) && !String::from_utf8_lossy(&o.stderr).starts_with("unshare:") => o,
+        other => {
+            eprintln!("skipped: this host cannot make a user namespace with limits ({other:?})");
+            return;
+        }
+    };
+    let t = text(&o);
+    assert_eq!(t.matches("rampart: confinement:").count(), 1, "{t}");
+    for missing in ["no user namespace", "no PID namespace", "no mount namespace", "no network namespace", "no IPC namespace", "no UTS namespace"] {
+        assert!(t.contains(missing), "{missing}: {t}");
+    }
+    assert_output_contained(&o, &["init_kill_all", "ctor_kill_all", "init_kill_scan", "ctor_kill_scan"]);
 }
