@@ -152,24 +152,25 @@ pub fn check_file(path: &Path, opts: &Options) -> Result<Checked, Report> {
 
 /// The components of the workspace that holds `start`: the crates (subdirectories with a
 /// `Cargo.toml`) under `components/` and, for test-only components, `tests/components/`, of the
-/// nearest directory at or above `start` that holds `components/` and a `Cargo.toml`.
+/// nearest directory at or above `start` that holds `components/` and a `Cargo.toml` (else, of
+/// the nearest that holds `components/`).
 pub fn find_components(start: &Path) -> Vec<String> {
     let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
-    for dir in start.ancestors() {
-        if dir.join("components").is_dir() && dir.join("Cargo.toml").is_file() {
-            let mut names: Vec<String> = [dir.join("components"), dir.join("tests/components")]
-                .iter()
-                .flat_map(|comps| std::fs::read_dir(comps).into_iter().flatten())
-                .filter_map(|e| e.ok())
-                .filter(|e| e.path().join("Cargo.toml").is_file())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .collect();
-            names.sort();
-            names.dedup();
-            return names;
-        }
-    }
-    Vec::new()
+    let root = start
+        .ancestors()
+        .find(|d| d.join("components").is_dir() && d.join("Cargo.toml").is_file())
+        .or_else(|| start.ancestors().find(|d| d.join("components").is_dir()));
+    let Some(root) = root else { return Vec::new() };
+    let mut names: Vec<String> = [root.join("components"), root.join("tests/components")]
+        .iter()
+        .flat_map(|comps| std::fs::read_dir(comps).into_iter().flatten())
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Only UTF-8 is read: a declaration of another encoding is an error, not a silent misreading.
