@@ -68,8 +68,9 @@ const STARTUP_EXTRA: &[c_long] = &[
     libc::SYS_pread64,
     libc::SYS_close,
     libc::SYS_rt_sigaction,
-    // Installing the strict filter (`prctl` is narrowed to PR_SET_NO_NEW_PRIVS below).
-    libc::SYS_seccomp,
+    // Installing the strict filter: `prctl` and `seccomp` are narrowed below to
+    // PR_SET_NO_NEW_PRIVS and to SECCOMP_SET_MODE_FILTER with TSYNC (no other flag: a listener
+    // would be a new descriptor).
 ];
 
 /// System calls answered with `EACCES` during start-up instead of killing: the C library's
@@ -143,6 +144,20 @@ fn rule_arg(p: &mut std::vec::Vec<sock_filter>, nr: c_long, arg: u32, value: u64
     p.push(stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS));
 }
 
+/// `nr` is allowed when each `(arg, value)` holds (`int` arguments: low words compared);
+/// otherwise it kills.
+fn rule_ints(p: &mut std::vec::Vec<sock_filter>, nr: c_long, checks: &[(u32, u32)]) {
+    let n = checks.len();
+    p.push(jump(BPF_JEQ_K, nr as u32, 0, (2 * n + 2) as u8));
+    for (k, (arg, value)) in checks.iter().enumerate() {
+        p.push(stmt(BPF_LD_W_ABS, OFFSET_ARGS + 8 * arg));
+        // Mismatch: jump over the remaining checks and the ALLOW, to the KILL.
+        p.push(jump(BPF_JEQ_K, *value, 0, (2 * (n - 1 - k) + 1) as u8));
+    }
+    p.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
+    p.push(stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS));
+}
+
 /// The strict filter program.
 pub fn filter() -> std::vec::Vec<sock_filter> {
     let mut p = head();
@@ -163,6 +178,7 @@ pub fn startup_filter(program_fd: i32) -> std::vec::Vec<sock_filter> {
     let mut p = head();
     rule_arg(&mut p, libc::SYS_execveat, 0, program_fd as u64, true);
     rule_arg(&mut p, libc::SYS_prctl, 0, libc::PR_SET_NO_NEW_PRIVS as u64, true);
+    rule_ints(&mut p, libc::SYS_seccomp, &[(0, SECCOMP_SET_MODE_FILTER), (1, SECCOMP_FILTER_FLAG_TSYNC)]);
     // The C library's start-up reads RLIMIT_STACK; reading a limit only (new limit NULL).
     rule_arg(&mut p, libc::SYS_prlimit64, 2, 0, false);
     for nr in ALLOWED.iter().chain(STARTUP_EXTRA) {
@@ -191,5 +207,86 @@ pub fn confine() -> Result<(), i32> {
         0 => Ok(()),
         r if r > 0 => Err(libc::ESRCH),
         _ => Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Run a filter program on one system call, as the kernel would (the instructions used here).
+    fn eval(p: &[sock_filter], arch: u32, nr: c_long, args: [u64; 6]) -> u32 {
+        let mut data = [0u8; 64];
+        data[0..4].copy_from_slice(&(nr as u32).to_le_bytes());
+        data[4..8].copy_from_slice(&arch.to_le_bytes());
+        for (k, a) in args.iter().enumerate() {
+            data[16 + 8 * k..24 + 8 * k].copy_from_slice(&a.to_le_bytes());
+        }
+        let (mut pc, mut acc) = (0usize, 0u32);
+        loop {
+            let i = p[pc];
+            match i.code {
+                BPF_LD_W_ABS => acc = u32::from_le_bytes(data[i.k as usize..i.k as usize + 4].try_into().unwrap()),
+                BPF_JEQ_K => pc += usize::from(if acc == i.k { i.jt } else { i.jf }),
+                BPF_RET_K => return i.k,
+                c => panic!("unexpected instruction {c:#x}"),
+            }
+            pc += 1;
+        }
+    }
+
+    fn call(p: &[sock_filter], nr: c_long, args: [u64; 6]) -> u32 {
+        eval(p, AUDIT_ARCH, nr, args)
+    }
+
+    const FD: i32 = 9;
+
+    #[test]
+    fn start_up_may_exec_only_the_program_descriptor() {
+        let p = startup_filter(FD);
+        assert_eq!(call(&p, libc::SYS_execveat, [FD as u64, 0, 0, 0, 0x1000, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(call(&p, libc::SYS_execveat, [3, 0, 0, 0, 0x1000, 0]), SECCOMP_RET_KILL_PROCESS);
+        assert_eq!(call(&p, libc::SYS_execve, [0; 6]), SECCOMP_RET_KILL_PROCESS);
+    }
+
+    #[test]
+    fn start_up_makes_no_process_thread_signal_socket_or_descriptor() {
+        let p = startup_filter(FD);
+        for nr in [libc::SYS_clone, libc::SYS_clone3, libc::SYS_kill, libc::SYS_tkill, libc::SYS_tgkill, libc::SYS_socket, libc::SYS_dup, libc::SYS_memfd_create, libc::SYS_ptrace, libc::SYS_mount] {
+            assert_eq!(call(&p, nr, [0; 6]), SECCOMP_RET_KILL_PROCESS, "system call {nr}");
+        }
+        // A seccomp listener would be a new descriptor; a limit may be read, not set.
+        assert_eq!(call(&p, libc::SYS_seccomp, [1, 1, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(call(&p, libc::SYS_seccomp, [1, 1 | 8, 0, 0, 0, 0]), SECCOMP_RET_KILL_PROCESS);
+        assert_eq!(call(&p, libc::SYS_prlimit64, [0, 3, 0, 0x1000, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(call(&p, libc::SYS_prlimit64, [0, 4, 0x1000, 0, 0, 0]), SECCOMP_RET_KILL_PROCESS);
+        assert_eq!(call(&p, libc::SYS_prctl, [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(call(&p, libc::SYS_prctl, [libc::PR_SET_PDEATHSIG as u64, 0, 0, 0, 0, 0]), SECCOMP_RET_KILL_PROCESS);
+    }
+
+    #[test]
+    fn start_up_answers_open_with_an_error_and_the_strict_filter_kills_it() {
+        assert_eq!(call(&startup_filter(FD), libc::SYS_openat, [0; 6]), SECCOMP_RET_ERRNO | libc::EACCES as u32);
+        assert_eq!(call(&filter(), libc::SYS_openat, [0; 6]), SECCOMP_RET_KILL_PROCESS);
+    }
+
+    #[test]
+    fn the_strict_filter_allows_the_event_loop_and_nothing_of_start_up() {
+        let p = filter();
+        for nr in ALLOWED {
+            assert_eq!(call(&p, *nr, [0; 6]), SECCOMP_RET_ALLOW, "system call {nr}");
+            // Filters stack: what the strict filter allows, the start-up filter must allow too.
+            assert_eq!(call(&startup_filter(FD), *nr, [0; 6]), SECCOMP_RET_ALLOW, "system call {nr}");
+        }
+        for nr in [libc::SYS_clone, libc::SYS_clone3, libc::SYS_execveat, libc::SYS_mprotect, libc::SYS_close, libc::SYS_seccomp, libc::SYS_prctl] {
+            assert_eq!(call(&p, nr, [FD as u64, 0, 0, 0, 0, 0]), SECCOMP_RET_KILL_PROCESS, "system call {nr}");
+        }
+    }
+
+    #[test]
+    fn both_filters_refuse_a_foreign_architecture() {
+        for p in [filter(), startup_filter(FD)] {
+            assert_eq!(eval(&p, 0x4000_0003, libc::SYS_read, [0; 6]), SECCOMP_RET_KILL_PROCESS);
+        }
     }
 }
