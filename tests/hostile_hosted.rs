@@ -28,13 +28,18 @@ fn text(o: &Output) -> String {
 /// Every hostile PD in `pds` tried and was stopped or refused; the bystander lived on, running
 /// its own program after a restart, and ended the system with 0.
 fn assert_contained(system: &str, pds: &[&str]) {
-    assert_output_contained(&run(system), pds);
+    let o = run(system);
+    // Each PD is process 1 of its own PID namespace: it can see no other process.
+    for pd in pds {
+        assert!(text(&o).contains(&format!("[{pd}] hostile {pd}: trying, as process 1\n")), "`{pd}` is not alone in a PID namespace: {}", text(&o));
+    }
+    assert_output_contained(&o, pds);
 }
 
 fn assert_output_contained(o: &Output, pds: &[&str]) {
     let t = text(o);
     for pd in pds {
-        assert!(t.contains(&format!("[{pd}] hostile {pd}: trying")), "`{pd}` never tried: {t}");
+        assert!(t.contains(&format!("[{pd}] hostile {pd}: trying, as process ")), "`{pd}` never tried: {t}");
         let killed = t.contains(&format!("rampart: fault in PD `{pd}`: confinement violation: a forbidden system call (killed by SIGSYS)"));
         let refused = t.contains(&format!("[{pd}] hostile {pd}: refused: "));
         assert!(killed || refused, "`{pd}` was neither killed by SIGSYS nor refused: {t}");

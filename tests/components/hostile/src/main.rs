@@ -138,7 +138,9 @@ fn thread_socket(who: &'static str) {
 
 /// Make the attempt `what`; false if there is no such attempt.
 fn attempt(who: &'static str, what: &str) -> bool {
-    say(who, "trying");
+    // SAFETY: no arguments.
+    let pid = unsafe { libc::getpid() };
+    say(who, &format!("trying, as process {pid}"));
     match what {
         "read_passwd" => read_passwd(who),
         "kill_all" => kill_all(who),
