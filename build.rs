@@ -8,8 +8,10 @@ fn main() {
     let system = root.join("system.xml");
     println!("cargo:rerun-if-changed={}", system.display());
     println!("cargo:rerun-if-changed={}", root.join("images/boards").display());
-    // Which programs are components depends on which crates components/ holds.
+    // Which programs are components depends on which crates components/ (and tests/components/)
+    // hold.
     println!("cargo:rerun-if-changed={}", root.join("components").display());
+    println!("cargo:rerun-if-changed={}", root.join("tests/components").display());
     let mut opts = rampart_sdf::Options::new(rampart_sdf::Board::default_board());
     opts.components = rampart_sdf::find_components(&root);
     match rampart_sdf::check_file(&system, &opts) {

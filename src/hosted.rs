@@ -4,10 +4,12 @@
 //! memfd per memory region; per channel direction a notification page; per protected procedure
 //! channel a request page, a reply page and a reply wake-up pipe; per PD a wake-up pipe and a
 //! control pipe), and starts each PD with exactly the descriptors its channels and maps entitle
-//! it to, placed at fixed numbers and described by the boot information at descriptor 3. Before
-//! the PD's program runs, everything else is closed, the process gets its own user, network, IPC
-//! and UTS namespaces where the host allows, and it is tied to the supervisor's life
-//! (`PR_SET_PDEATHSIG`). The PD confines itself with seccomp once its `init` returns.
+//! it to, placed at fixed numbers and described by the boot information at descriptor 3. Each
+//! component's program is read once, at start, into a sealed memfd, and every start and restart
+//! executes from it. The PD is confined before its first instruction ([`confine`]): its own user,
+//! PID, mount, network, IPC and UTS namespaces, an empty read-only root, tied to the supervisor's
+//! life, the start-up seccomp filter; its runtime adds the strict filter on every thread before
+//! the component's `init`. Where the host refuses a namespace, the supervisor says so once.
 //!
 //! Then it plays the monitor: it logs each PD's output with the PD's name, receives fault reports,
 //! fails calls a faulted PD was serving (the caller gets `LABEL_CALL_FAILED` instead of hanging),
@@ -15,6 +17,8 @@
 //! a restart is a fresh process (fresh private memory) on the same shared regions, at most
 //! [`RESTARTS_MAX`] times in [`RESTART_WINDOW_MS`], after which the PD is held. Ctrl-C (SIGINT),
 //! SIGTERM and SIGHUP stop every PD; no process outlives the supervisor.
+
+mod confine;
 
 use rampart_runtime::hosted::bootinfo::*;
 use rampart_runtime::hosted::control::{Record, MAX_RECORD_BYTES};
@@ -26,9 +30,8 @@ use std::ffi::CString;
 use std::fmt;
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child as Process, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Most bytes of one PD output line kept; longer lines are cut.
@@ -296,8 +299,10 @@ impl FdPlan {
 /// A running (or stopped) PD.
 struct PdState {
     name: String,
-    binary: PathBuf,
-    process: Option<Process>,
+    /// The component it runs (its program is `Supervisor::programs[component]`).
+    component: String,
+    /// The pid of its current process, if it has one.
+    process: Option<libc::pid_t>,
     /// Read end of this PD's control pipe (the write end goes to each incarnation).
     control_read: OwnedFd,
     control_write: OwnedFd,
@@ -326,6 +331,8 @@ struct PdState {
 
 /// The binaries of one run: copied out of cargo's target directory, because another run may
 /// rebuild the same component against another system file at any time. Removed when dropped.
+/// The supervisor reads each once, at start, into a sealed memfd and never executes these
+/// files, so changing them cannot change what a PD (re)start runs.
 pub struct Binaries {
     dir: PathBuf,
     pub by_component: HashMap<String, PathBuf>,
@@ -337,6 +344,18 @@ impl Drop for Binaries {
     }
 }
 
+/// The target hosted PD programs are built for: the supervisor's own.
+#[cfg(target_arch = "x86_64")]
+pub const HOSTED_TARGET: &str = "x86_64-unknown-linux-gnu";
+/// The target hosted PD programs are built for: the supervisor's own.
+#[cfg(target_arch = "aarch64")]
+pub const HOSTED_TARGET: &str = "aarch64-unknown-linux-gnu";
+
+/// The flags of a hosted PD program: statically linked (it is executed from a sealed memfd in an
+/// empty root, so nothing may be loaded from a file system) and not position independent (the
+/// defmt decoder reads log string ids as link-time addresses; the build scripts add `-no-pie`).
+pub const HOSTED_COMPONENT_RUSTFLAGS: &[&str] = &["-Ctarget-feature=+crt-static", "-Crelocation-model=static"];
+
 /// Build the components a system runs (holding a lock, so that concurrent runs against other
 /// system files do not swap binaries under each other) and copy them for this run.
 pub fn build_components(spec: &SystemSpec, system_file: &Path, board: &str, workspace: &Path, verbose: bool) -> Result<Binaries, RunError> {
@@ -344,7 +363,13 @@ pub fn build_components(spec: &SystemSpec, system_file: &Path, board: &str, work
     let target_dir = workspace.join("target/hosted");
     let system = system_file.canonicalize().map_err(|e| RunError(format!("{}: {e}", system_file.display())))?;
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.arg("build").arg("--release").arg("--target-dir").arg(&target_dir).current_dir(workspace);
+    // An explicit target, so that the flags apply to the PD programs only (not to build scripts
+    // and proc-macros, which cannot be static).
+    cmd.args(["build", "--release", "--target", HOSTED_TARGET]).arg("--target-dir").arg(&target_dir).current_dir(workspace);
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", HOSTED_COMPONENT_RUSTFLAGS.join("\x1f"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove(format!("CARGO_TARGET_{}_RUSTFLAGS", HOSTED_TARGET.to_uppercase().replace('-', "_")));
     if !verbose {
         cmd.arg("--quiet");
     }
@@ -370,7 +395,7 @@ pub fn build_components(spec: &SystemSpec, system_file: &Path, board: &str, work
     let mut binaries = Binaries { dir: dir.clone(), by_component: HashMap::new() };
     for n in &names {
         let to = dir.join(n);
-        std::fs::copy(target_dir.join("release").join(n), &to).map_err(|e| RunError(format!("copy the binary of `{n}`: {e}")))?;
+        std::fs::copy(target_dir.join(HOSTED_TARGET).join("release").join(n), &to).map_err(|e| RunError(format!("copy the binary of `{n}`: {e}")))?;
         binaries.by_component.insert(n.to_string(), to);
     }
     drop(lock);
@@ -380,6 +405,16 @@ pub fn build_components(spec: &SystemSpec, system_file: &Path, board: &str, work
 /// A system being supervised.
 pub struct Supervisor {
     spec: SystemSpec,
+    /// Each component's program, read once at start into a sealed memfd: every start and restart
+    /// executes from here, never from a path a PD could change.
+    programs: HashMap<String, OwnedFd>,
+    /// How PD processes are confined on this host (probed once).
+    confinement: confine::Confinement,
+    /// Descriptor 0 of every PD (`/dev/null`, read-only).
+    null_in: OwnedFd,
+    /// A pipe whose write end only the supervisor holds: a child started just as the supervisor
+    /// dies sees it closed.
+    alive: (OwnedFd, OwnedFd),
     objects: Objects,
     pds: Vec<PdState>,
     /// The supervision core: lives, restart limits, parent decisions, exit authority.
@@ -439,16 +474,26 @@ impl Supervisor {
     pub fn start(spec: SystemSpec, binaries: &HashMap<String, PathBuf>, base_dir: &Path, opts: RunOptions) -> Result<Supervisor, RunError> {
         let signals = block_signals()?;
         let objects = Objects::create(&spec, base_dir)?;
+        let confinement = confine::Confinement::probe();
+        let mut programs = HashMap::new();
+        let mut tables = HashMap::new();
         let mut pds = Vec::new();
         let has_children: Vec<bool> = (0..spec.pds.len()).map(|i| spec.pds.iter().any(|c| c.parent.is_some_and(|(p, _)| usize::from(p) == i))).collect();
         for (i, pd) in spec.pds.iter().enumerate() {
-            let binary = match &pd.program {
-                ProgramRef::Component(c) => binaries.get(c).cloned().ok_or_else(|| RunError(format!("component `{c}` was not built")))?,
+            let component = match &pd.program {
+                ProgramRef::Component(c) => c.clone(),
                 ProgramRef::Elf(p) => return Err(RunError(format!("PD `{}` runs the ELF file {p}; the hosted backend runs components only", pd.name))),
             };
+            if !programs.contains_key(&component) {
+                let binary = binaries.get(&component).ok_or_else(|| RunError(format!("component `{component}` was not built")))?;
+                let elf = std::fs::read(binary).map_err(|e| RunError(format!("cannot read the program of `{component}` ({}): {e}", binary.display())))?;
+                let fd = confine::program_memfd(&component, &elf).map_err(|e| RunError(format!("cannot seal the program of `{component}` in a memfd: {e}")))?;
+                programs.insert(component.clone(), fd);
+                tables.insert(component.clone(), log_table(&elf, binary));
+            }
             let (control_read, control_write) = pipe(true)?;
             let (log_read, log_write) = pipe(true)?;
-            let table = log_table(&binary);
+            let table = tables[&component];
             let log_decoder = table.map(|t| t.new_stream_decoder());
             let child_faults = if has_children[i] { Some(pipe(true)?) } else { None };
             if let Some((_, w)) = &child_faults {
@@ -458,7 +503,7 @@ impl Supervisor {
             }
             pds.push(PdState {
                 name: pd.name.clone(),
-                binary,
+                component,
                 process: None,
                 control_read,
                 control_write,
@@ -477,8 +522,11 @@ impl Supervisor {
                 started_at: Instant::now(),
             });
         }
+        // SAFETY: opens a constant path read-only; the result is a new descriptor or -1.
+        let null_in = owned(check(unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }, "open /dev/null")?);
+        let alive = pipe(false)?;
         let life = Supervision::new(&spec, opts.policy);
-        let mut sup = Supervisor { spec, objects, pds, life, clock_origin_ns: monotonic_ns(), opts, signals, started: Instant::now(), all_init_reported: false };
+        let mut sup = Supervisor { spec, programs, confinement, null_in, alive, life, objects, pds, clock_origin_ns: monotonic_ns(), opts, signals, started: Instant::now(), all_init_reported: false };
         for i in 0..sup.pds.len() {
             sup.spawn(i)?;
         }
@@ -561,49 +609,24 @@ impl Supervisor {
         unsafe { libc::fcntl(boot.as_raw_fd(), libc::F_ADD_SEALS, libc::F_SEAL_WRITE | libc::F_SEAL_GROW | libc::F_SEAL_SHRINK | libc::F_SEAL_SEAL) };
 
         let raw: Vec<RawFd> = plan.fds.iter().map(|f| f.as_raw_fd()).collect();
-        let mut cmd = Command::new(&self.pds[i].binary);
-        cmd.arg0(&self.pds[i].name).env_clear().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        // SAFETY: the closure runs in the child between fork and exec and calls only
-        // async-signal-safe system calls (fcntl, dup2, close_range, prctl, unshare).
-        unsafe {
-            cmd.pre_exec(move || {
-                const HIGH: RawFd = 1000;
-                // Move every descriptor out of the way first, so that placing them cannot clobber one.
-                let mut high = Vec::with_capacity(raw.len());
-                for fd in &raw {
-                    let h = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, HIGH);
-                    if h < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    high.push(h);
-                }
-                for (k, h) in high.iter().enumerate() {
-                    if libc::dup2(*h, BOOTINFO_FD + k as RawFd) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                // Nothing beyond the planned descriptors survives into the PD.
-                libc::syscall(libc::SYS_close_range, BOOTINFO_FD as u32 + raw.len() as u32, u32::MAX, 0u32);
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-                // Own namespaces where the host allows (no network, no shared IPC); best effort.
-                libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS);
-                // Signals blocked by the supervisor must not stay blocked in the PD.
-                let mut set: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut set);
-                libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(|e| RunError(format!("cannot start PD `{}` ({}): {e}", self.pds[i].name, self.pds[i].binary.display())))?;
+        let (out_read, out_write) = pipe(false)?;
+        let (err_read, err_write) = pipe(false)?;
+        let launch = confine::Launch {
+            stdio: [self.null_in.as_raw_fd(), out_write.as_raw_fd(), err_write.as_raw_fd()],
+            fds: &raw,
+            program: self.programs[&self.pds[i].component].as_raw_fd(),
+            argv0: &self.pds[i].name,
+            life: (self.alive.0.as_raw_fd(), self.alive.1.as_raw_fd()),
+        };
+        let pid = confine::launch(&self.confinement, &launch).map_err(|e| RunError(format!("cannot start PD `{}` (component `{}`): {e}", self.pds[i].name, self.pds[i].component)))?;
         drop(plan);
-        let pid = child.id() as libc::id_t;
-        self.set_priority(pid, self.spec.pds[i].priority);
+        drop((out_write, err_write));
+        self.set_priority(pid as libc::id_t, self.spec.pds[i].priority);
         let name = self.pds[i].name.clone();
-        for stream in [child.stdout.take().map(OwnedFd::from), child.stderr.take().map(OwnedFd::from)].into_iter().flatten() {
-            forward_output(name.clone(), stream);
-        }
+        forward_output(name.clone(), out_read);
+        forward_output(name, err_read);
         let p = &mut self.pds[i];
-        p.process = Some(child);
+        p.process = Some(pid);
         p.report = None;
         p.fault = None;
         p.init_done = false;
@@ -857,16 +880,17 @@ impl Supervisor {
     fn reap(&mut self) -> Option<u8> {
         let mut end = None;
         for i in 0..self.pds.len() {
-            let Some(proc_) = self.pds[i].process.as_mut() else { continue };
-            let status = match proc_.try_wait() {
-                Ok(Some(s)) => s,
-                _ => continue,
-            };
-            // Its last records (a panic message, a fault address) are in the pipe.
-            let _ = self.read_control(i);
+            let Some(pid) = self.pds[i].process else { continue };
+            let mut status = 0;
+            // SAFETY: polls for the end of a child we started, without waiting.
+            if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } != pid {
+                continue;
+            }
             self.pds[i].process = None;
-            use std::os::unix::process::ExitStatusExt;
-            let (kind, code, what) = match (status.signal(), status.code()) {
+            let _ = self.read_control(i);
+            let signal = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
+            let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+            let (kind, code, what) = match (signal, code) {
                 (Some(libc::SIGSYS), _) => (FaultKind::Confinement, libc::SIGSYS as u64, "confinement violation: a forbidden system call (killed by SIGSYS)".to_string()),
                 (Some(s), _) => (FaultKind::Crash, s as u64, format!("killed by {}", signal_name(s))),
                 (None, Some(rampart_runtime::hosted::EXIT_PANIC)) => (FaultKind::Panic, 101, "panicked".to_string()),
@@ -900,17 +924,22 @@ impl Supervisor {
     }
 
     fn kill(&mut self, i: usize) {
-        if let Some(p) = self.pds[i].process.as_mut() {
-            let _ = p.kill();
+        if let Some(pid) = self.pds[i].process {
+            // SAFETY: signals a child we started and have not reaped (so the pid is still ours).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
 
     /// Stop every PD and wait for each; then print what they logged last (within the budget).
     pub fn stop_all(&mut self) {
         for p in &mut self.pds {
-            if let Some(mut proc_) = p.process.take() {
-                let _ = proc_.kill();
-                let _ = proc_.wait();
+            if let Some(pid) = p.process.take() {
+                let mut status = 0;
+                // SAFETY: kills and reaps a child we started and have not reaped.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
             }
         }
         for i in 0..self.pds.len() {
@@ -1013,9 +1042,8 @@ fn signal_name(s: i32) -> String {
 }
 
 /// The defmt string table of a PD binary, kept for the whole run.
-fn log_table(binary: &Path) -> Option<&'static defmt_decoder::Table> {
-    let elf = std::fs::read(binary).ok()?;
-    match defmt_decoder::Table::parse(&elf) {
+fn log_table(elf: &[u8], binary: &Path) -> Option<&'static defmt_decoder::Table> {
+    match defmt_decoder::Table::parse(elf) {
         Ok(Some(table)) => Some(Box::leak(Box::new(table))),
         Ok(None) => None,
         Err(e) => {

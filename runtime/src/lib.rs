@@ -10,8 +10,9 @@
 //! rampart_runtime::pd_main!(init);
 //! ```
 //!
-//! `init` runs once, before the PD is confined; it returns the handler, whose entry points the
-//! runtime then calls as events arrive: [`Handler::notified`] with every channel that signalled,
+//! `init` runs once, already confined (hosted: under the same strict seccomp filter as the entry
+//! points); it returns the handler, whose entry points the runtime then calls as events arrive:
+//! [`Handler::notified`] with every channel that signalled,
 //! [`Handler::protected`] for a protected procedure call, [`Handler::fault`] (parents only) when
 //! a child faults. An entry point a component does not implement is an error, never a silent
 //! no-op: a call to a PD that does not handle calls faults that PD.

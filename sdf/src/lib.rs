@@ -154,25 +154,26 @@ pub fn check_file(path: &Path, opts: &Options) -> Result<Checked, Report> {
 /// that exist only for tests and benchmarks.
 pub const COMPONENT_DIRS: &[&str] = &["components", "tests/components"];
 
-/// The components of the workspace that holds `start`: the subdirectories holding a `Cargo.toml`
-/// of [`COMPONENT_DIRS`] in the nearest directory at or above `start` that has `components/`.
+/// The components of the workspace that holds `start`: the crates (subdirectories with a
+/// `Cargo.toml`) under [`COMPONENT_DIRS`] of the nearest directory at or above `start` that holds
+/// `components/` and a `Cargo.toml` (else, of the nearest that holds `components/`).
 pub fn find_components(start: &Path) -> Vec<String> {
     let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
-    for dir in start.ancestors() {
-        if dir.join("components").is_dir() {
-            let mut names: Vec<String> = COMPONENT_DIRS
-                .iter()
-                .flat_map(|c| std::fs::read_dir(dir.join(c)).into_iter().flatten())
-                .filter_map(|e| e.ok())
-                .filter(|e| e.path().join("Cargo.toml").is_file())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .collect();
-            names.sort();
-            names.dedup();
-            return names;
-        }
-    }
-    Vec::new()
+    let root = start
+        .ancestors()
+        .find(|d| d.join("components").is_dir() && d.join("Cargo.toml").is_file())
+        .or_else(|| start.ancestors().find(|d| d.join("components").is_dir()));
+    let Some(root) = root else { return Vec::new() };
+    let mut names: Vec<String> = COMPONENT_DIRS
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(root.join(dir)).into_iter().flatten())
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Only UTF-8 is read: a declaration of another encoding is an error, not a silent misreading.

@@ -1,11 +1,14 @@
 //! The hosted backend: a PD is a Linux process whose only authority is the descriptors the
 //! supervisor handed it.
 //!
-//! Start-up ([`run`]): read the [`bootinfo::BootInfo`] at descriptor 3; map every memory region
-//! at its declared address with its declared permissions (from a descriptor opened read-only
-//! when the map is read-only, so the mapping cannot be upgraded) and every control page; close
-//! the descriptors that only served for mapping; run the component's `init`; then confine the
-//! process with seccomp ([`seccomp`]) and serve events forever.
+//! Start-up ([`run`]): the supervisor started the process in its own namespaces with an empty,
+//! read-only root, from a sealed copy of its program, under the start-up seccomp filter
+//! ([`seccomp::startup_filter`]). The runtime reads the [`bootinfo::BootInfo`] at descriptor 3;
+//! maps every memory region at its declared address with its declared permissions (from a
+//! descriptor opened read-only when the map is read-only, so the mapping cannot be upgraded) and
+//! every control page; closes the descriptors that only served for mapping; installs the strict
+//! seccomp filter on every thread ([`seccomp::confine`]); and only then runs the component's
+//! `init` and serves events forever. No component code runs unconfined.
 //!
 //! Events: every sender signals the PD's one wake-up pipe after publishing in a shared page
 //! ([`pages`]); the PD then scans its incoming notification counters and call pages. A sender
@@ -315,10 +318,12 @@ pub fn run<H: Handler>(init: fn() -> H) -> ! {
         startup_failure("started twice");
     }
 
-    let mut handler = init();
+    // Confined before any component code runs: the start-up filter has been in force since the
+    // program's first instruction, and the strict one now covers every thread before `init`.
     if let Err(e) = seccomp::confine() {
-        startup_failure(&std::format!("cannot install the seccomp filter (errno {e})"));
+        startup_failure(&std::format!("cannot install the seccomp filter on every thread (errno {e})"));
     }
+    let mut handler = init();
     let s = state();
     send(s.control_fd, &Record::InitDone);
     loop {
