@@ -105,7 +105,14 @@ impl Record {
         if bytes.len() < HEADER_BYTES + len {
             return Ok(None);
         }
-        let text = String::from_utf8_lossy(&bytes[HEADER_BYTES..HEADER_BYTES + len]).into_owned();
+        // Invalid UTF-8 becomes U+FFFD, which may make the text longer: cut it back to the limit,
+        // so that a decoded record's text is within MAX_TEXT_BYTES as an encoded one's is.
+        let mut text = String::from_utf8_lossy(&bytes[HEADER_BYTES..HEADER_BYTES + len]).into_owned();
+        let mut cut = text.len().min(MAX_TEXT_BYTES);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
         let r = match kind {
             1 => Record::InitDone,
             2 => Record::ExitSystem { status: a },
@@ -165,5 +172,11 @@ mod tests {
         assert!(bytes.len() <= MAX_RECORD_BYTES);
         assert!(matches!(Record::decode(&bytes), Ok(Some((Record::Panic { .. }, _)))));
         assert!(Record::decode(&[99; 20]).is_err());
+        // Invalid UTF-8 at the full length grows when replaced; the decoded text keeps the limit.
+        let mut raw = Record::Panic { message: "x".repeat(MAX_TEXT_BYTES) }.encode();
+        raw[HEADER_BYTES..].fill(0xff);
+        let Ok(Some((Record::Panic { message }, _))) = Record::decode(&raw) else { panic!("not a panic record") };
+        assert!(message.len() <= MAX_TEXT_BYTES && message.chars().all(|c| c == '\u{fffd}'));
+        assert_eq!(Record::decode(&Record::Panic { message: message.clone() }.encode()), Ok(Some((Record::Panic { message: message.clone() }, HEADER_BYTES + message.len()))));
     }
 }
