@@ -333,7 +333,9 @@ impl Console {
         loop {
             match decoder.decode() {
                 Ok(frame) => {
-                    let text = frame.display_message().to_string();
+                    // The PD wrote this text: escape control characters, so that it cannot start
+                    // a line of its own or overwrite another PD's.
+                    let text = rampart_supervision::Sanitized(&frame.display_message().to_string()).to_string();
                     match frame.level().map(|l| l.as_str()) {
                         None | Some("info") => lines.push(format!("[{name}] {text}")),
                         Some(level) => lines.push(format!("[{name}] {}: {text}", level.to_uppercase())),
