@@ -151,20 +151,24 @@ pub fn check_file(path: &Path, opts: &Options) -> Result<Checked, Report> {
 }
 
 /// The components of the workspace that holds `start`: the subdirectories of the nearest
-/// `components/` directory at or above `start` that contain a `Cargo.toml`.
+/// `components/` directory at or above `start` that contain a `Cargo.toml`, and those of the
+/// `tests/components/` directory beside it (test-only components, e.g. hostile PDs).
 pub fn find_components(start: &Path) -> Vec<String> {
     let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
     for dir in start.ancestors() {
         let comps = dir.join("components");
-        if comps.is_dir() {
-            let mut names: Vec<String> = std::fs::read_dir(&comps)
-                .into_iter()
-                .flatten()
+        // `tests/components` is not a workspace's `components`: look further up.
+        let in_tests = dir.file_name().is_some_and(|n| n == "tests") && dir.parent().is_some_and(|p| p.join("components").is_dir());
+        if comps.is_dir() && !in_tests {
+            let mut names: Vec<String> = [comps, dir.join("tests/components")]
+                .iter()
+                .flat_map(|d| std::fs::read_dir(d).into_iter().flatten())
                 .filter_map(|e| e.ok())
                 .filter(|e| e.path().join("Cargo.toml").is_file())
                 .filter_map(|e| e.file_name().into_string().ok())
                 .collect();
             names.sort();
+            names.dedup();
             return names;
         }
     }

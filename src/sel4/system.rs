@@ -356,8 +356,11 @@ impl Console {
 
 /// The status in the monitor's "ended the system with status N" line.
 fn exit_status_of(line: &str) -> Option<u8> {
-    let (before, status) = line.rsplit_once(" ended the system with status ")?;
-    before.starts_with("rampart: PD ").then(|| status.trim().parse().ok()).flatten()
+    // Exactly the monitor's line: "rampart: PD `name` ended ...", the name without backquotes (a
+    // PD's own text inside another line, e.g. a panic message, does not count).
+    let (before, status) = line.split_once(" ended the system with status ")?;
+    let name = before.strip_prefix("rampart: PD `")?.strip_suffix('`')?;
+    (!name.contains('`')).then(|| status.trim().parse().ok()).flatten()
 }
 
 /// The defmt string table of a PD program, kept for the whole run.
