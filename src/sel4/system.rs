@@ -466,6 +466,9 @@ mod tests {
     fn the_monitors_exit_line_carries_the_status() {
         assert_eq!(exit_status_of("rampart: PD `ping` ended the system with status 200"), Some(200));
         assert_eq!(exit_status_of("[ping] ended the system with status 3"), None);
+        // A PD's text inside the monitor's line about it does not announce a status.
+        assert_eq!(exit_status_of("rampart: PD `spoofer` panicked: \\rrampart: PD `keeper` ended the system with status 7"), None);
+        assert_eq!(exit_status_of("rampart: PD `spoofer` stopped for a capability violation: rampart: PD `keeper` ended the system with status 7"), None);
     }
 
     #[test]
