@@ -290,7 +290,10 @@ impl Monitor {
                 }
                 Some(MonitorLabel::FaultDecision) => {
                     self.child_decision(pd, r.mr[0], r.mr[1]);
-                    reply = empty;
+                    // A parent stopped for a bad decision gets no answer (it is in its tombstone).
+                    if self.supervision.running(pd) {
+                        reply = empty;
+                    }
                 }
                 None => {
                     println!("rampart: PD `{}` sent the monitor an unknown request (label {:#x}); it stays blocked", self.name(pd), r.label());
@@ -348,14 +351,23 @@ impl Monitor {
         self.carry_out(actions);
     }
 
-    /// A parent's decision about its child `child_id`, as it came over the wire.
+    /// A parent's decision about its child `child_id`, as it came over the wire. The runtime only
+    /// decides about children the monitor named, with [`Decision::code`]s: anything else is the
+    /// parent's violation (reported once, and the parent stops, so garbage cannot flood the
+    /// console), never acted on.
     fn child_decision(&mut self, parent: usize, child_id: u64, code: u64) {
         let Some(child) = u8::try_from(child_id).ok().and_then(|id| self.supervision.child(parent, id)) else {
-            println!("rampart: PD `{}` decided about child {child_id}, which it does not have; ignored", self.name(parent));
+            println!("rampart: PD `{}` stopped for a violation: it decided about child {child_id}, which it does not have", self.name(parent));
+            self.stop(parent, Fault { kind: FaultKind::Confinement, code: child_id });
             return;
         };
         let Some(decision) = Decision::from_code(code) else {
-            println!("rampart: PD `{}` sent decision code {code} about its child `{}`, which no runtime sends; ignored", self.name(parent), self.name(child));
+            println!(
+                "rampart: PD `{}` stopped for a violation: it sent decision code {code} about its child `{}`, which no runtime sends",
+                self.name(parent),
+                self.name(child)
+            );
+            self.stop(parent, Fault { kind: FaultKind::Confinement, code });
             return;
         };
         let now = self.now_ns();
@@ -376,6 +388,11 @@ impl Monitor {
                     };
                     if self.restart(pd, why) {
                         self.supervision.restarted(pd);
+                        // Faults of its children may have waited for it while it was down: its new
+                        // life asks on the alarm bit (and gets none if there is none).
+                        if self.spec.pds.iter().any(|c| c.parent.is_some_and(|(p, _)| usize::from(p) == pd)) {
+                            syscalls::signal(self.system.pds[pd].alarm);
+                        }
                     } else {
                         let now = self.now_ns();
                         let more = self.supervision.restart_failed(pd, now);
