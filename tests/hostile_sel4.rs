@@ -71,8 +71,17 @@ fn a_pd_that_logs_without_pause_neither_starves_its_peer_nor_floods_the_console_
     let printed = output.lines().filter(|l| l.starts_with("[flooder] flood frame ")).count() as u64;
     let last: u64 = output.lines().filter_map(|l| l.strip_prefix("[flooder] flood frame ")?.parse().ok()).max().unwrap();
     assert!(printed + dropped.iter().sum::<u64>() > last, "printed {printed}, dropped {dropped:?}, last frame {last}");
-    // The budget bounds what the flood costs the console: far fewer lines than frames.
+    // The budget bounds what the flood costs the console: far fewer lines than frames, and no
+    // more than the budget per window (as the monitor states it) over the run, measured on the
+    // system clock, which the monitor's windows also use (the keeper's last line; one window
+    // more for the partial ones at either end, one for the frames after that line).
     assert!(printed * 2 < printed + dropped.iter().sum::<u64>(), "printed {printed}, dropped {dropped:?}");
+    let budget = output.lines().find_map(|l| l.split_once("(over its log budget of ")?.1.strip_suffix(" ms)")).unwrap();
+    let words: Vec<&str> = budget.split(' ').collect();
+    let (frames_max, window_ms): (u64, u64) = (words[0].parse().unwrap(), words.last().unwrap().parse().unwrap());
+    assert_eq!(budget, format!("{frames_max} frames and 8192 bytes per {window_ms}"), "{budget}");
+    let at_ms: u64 = output.lines().find_map(|l| l.strip_prefix("[keeper] 20 rounds done, at ")?.strip_suffix(" ms on the system clock")?.parse().ok()).unwrap();
+    assert!(printed <= frames_max * (at_ms / window_ms + 3), "{printed} frames printed in {at_ms} ms at {frames_max} per {window_ms} ms");
 }
 
 #[test]
