@@ -77,9 +77,11 @@ pub enum MonitorLabel {
     /// `init` returned. No words; the monitor replies at once.
     InitDone = 0x100,
     /// A defmt frame: word 0 is its length in bytes, the bytes follow, packed little-endian.
-    /// The monitor prints it as a [`LOG_LINE_PREFIX`] line and replies.
+    /// The monitor prints it as a [`LOG_LINE_PREFIX`] line, or drops and counts it when the PD is
+    /// over its log budget (`monitor::LOG_FRAMES_PER_WINDOW_MAX`), and replies.
     Log = 0x101,
-    /// End the system: word 0 is the exit status. No reply: QEMU exits.
+    /// End the system: word 0 is the exit status. No reply: QEMU exits. Only a PD with the
+    /// `rampart:exit_system` grant may; any other is stopped as a confinement fault.
     Exit = 0x102,
     /// The PD panicked: word 0 is the length of the message in bytes, the UTF-8 bytes follow.
     /// No reply: the PD stays stopped.
