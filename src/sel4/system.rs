@@ -333,7 +333,9 @@ impl Console {
         loop {
             match decoder.decode() {
                 Ok(frame) => {
-                    let text = frame.display_message().to_string();
+                    // The PD wrote this text: escape control characters, so that it cannot start
+                    // a line of its own or overwrite another PD's.
+                    let text = rampart_supervision::Sanitized(&frame.display_message().to_string()).to_string();
                     match frame.level().map(|l| l.as_str()) {
                         None | Some("info") => lines.push(format!("[{name}] {text}")),
                         Some(level) => lines.push(format!("[{name}] {}: {text}", level.to_uppercase())),
@@ -354,8 +356,11 @@ impl Console {
 
 /// The status in the monitor's "ended the system with status N" line.
 fn exit_status_of(line: &str) -> Option<u8> {
-    let (before, status) = line.rsplit_once(" ended the system with status ")?;
-    before.starts_with("rampart: PD ").then(|| status.trim().parse().ok()).flatten()
+    // Exactly the monitor's line: "rampart: PD `name` ended ...", the name without backquotes (a
+    // PD's own text inside another line, e.g. a panic message, does not count).
+    let (before, status) = line.split_once(" ended the system with status ")?;
+    let name = before.strip_prefix("rampart: PD `")?.strip_suffix('`')?;
+    (!name.contains('`')).then(|| status.trim().parse().ok()).flatten()
 }
 
 /// The defmt string table of a PD program, kept for the whole run.
@@ -461,6 +466,9 @@ mod tests {
     fn the_monitors_exit_line_carries_the_status() {
         assert_eq!(exit_status_of("rampart: PD `ping` ended the system with status 200"), Some(200));
         assert_eq!(exit_status_of("[ping] ended the system with status 3"), None);
+        // A PD's text inside the monitor's line about it does not announce a status.
+        assert_eq!(exit_status_of("rampart: PD `spoofer` panicked: \\rrampart: PD `keeper` ended the system with status 7"), None);
+        assert_eq!(exit_status_of("rampart: PD `spoofer` stopped for a capability violation: rampart: PD `keeper` ended the system with status 7"), None);
     }
 
     #[test]

@@ -77,9 +77,11 @@ pub enum MonitorLabel {
     /// `init` returned. No words; the monitor replies at once.
     InitDone = 0x100,
     /// A defmt frame: word 0 is its length in bytes, the bytes follow, packed little-endian.
-    /// The monitor prints it as a [`LOG_LINE_PREFIX`] line and replies.
+    /// The monitor prints it as a [`LOG_LINE_PREFIX`] line, or drops and counts it when the PD is
+    /// over its log budget (`monitor::LOG_FRAMES_PER_WINDOW_MAX`), and replies.
     Log = 0x101,
-    /// End the system: word 0 is the exit status. No reply: QEMU exits.
+    /// End the system: word 0 is the exit status. No reply: QEMU exits. Only a PD with the
+    /// `rampart:exit_system` grant may; any other is stopped as a confinement fault.
     Exit = 0x102,
     /// The PD panicked: word 0 is the length of the message in bytes, the UTF-8 bytes follow.
     /// No reply: the PD stays stopped.
@@ -98,19 +100,13 @@ pub enum MonitorLabel {
     Tombstone = 0x106,
     /// A parent asks for a pending fault of one of its children (the monitor signals the parent's
     /// notification with [`ALARM_BADGE`] when there is one). Reply: word 0 is 1 if there is one,
-    /// then the child's id, the [`FaultCode`] and its code (fault address, ...); 0 if none.
+    /// then the child's id, the fault kind (`rampart_supervision::FaultKind::code`) and its code
+    /// (fault address, ...); 0 if none.
     ChildFault = 0x107,
-    /// A parent's decision on a child fault: word 0 the child's id, word 1 0 restart, 1 stop. The
-    /// monitor replies at once.
+    /// A parent's decision on a child fault: word 0 the child's id, word 1 the decision
+    /// (`rampart_supervision::Decision::code`: 1 restart, 2 hold; the monitor reports and ignores
+    /// any other code). The monitor replies at once.
     FaultDecision = 0x108,
-}
-
-/// Kinds of fault a parent learns of (`rampart_runtime::FaultKind` in this order).
-pub mod fault_code {
-    pub const PANIC: u64 = 0;
-    pub const CRASH: u64 = 1;
-    pub const CONFINEMENT: u64 = 2;
-    pub const EXIT: u64 = 3;
 }
 
 /// The symbol of the runtime's tombstone in a PD program (see [`MonitorLabel::Tombstone`]).
@@ -256,11 +252,8 @@ pub const IMAGE_MAGIC: [u8; 8] = *b"RMPIMG\x00\x02";
 /// Bytes of the fixed part of the header.
 pub const IMAGE_HEADER_BYTES: usize = 28;
 /// [`SystemImage::flags`]: hold a top-level PD that stops (`rampart run --restart hold`); without
-/// it the monitor restarts it (at most [`RESTARTS_MAX`] times in [`RESTART_WINDOW_NS`]).
+/// it the monitor restarts it (within the rate limit of `rampart_supervision::RESTARTS_MAX`).
 pub const IMAGE_FLAG_HOLD: u32 = 1;
-/// The restart rate limit, as the hosted supervisor's.
-pub const RESTARTS_MAX: usize = 5;
-pub const RESTART_WINDOW_NS: u64 = 10_000_000_000;
 /// Largest system image the tool writes (and the root task accepts).
 pub const IMAGE_BYTES_MAX: usize = 64 << 20;
 
