@@ -38,7 +38,7 @@ fn boot(name: &str) -> (String, BootEnd, u8) {
 
 #[test]
 fn a_pd_without_the_exit_grant_cannot_end_the_system_and_the_system_runs_on_on_sel4() {
-    let (output, end, status) = boot("hostile_exit.xml");
+    let (output, end, status) = boot("sel4_hostile_exit.xml");
     // The bystander, which holds the grant, ended the system with its own status.
     assert_eq!(end, BootEnd::Exited(42), "{output}");
     assert_eq!(status, 42, "{output}");
@@ -55,7 +55,7 @@ fn a_pd_without_the_exit_grant_cannot_end_the_system_and_the_system_runs_on_on_s
 
 #[test]
 fn a_pd_that_logs_without_pause_neither_starves_its_peer_nor_floods_the_console_on_sel4() {
-    let (output, end, status) = boot("hostile_flood.xml");
+    let (output, end, status) = boot("sel4_hostile_flood.xml");
     assert_eq!(end, BootEnd::Exited(42), "{output}");
     assert_eq!(status, 42, "{output}");
     assert!(output.contains("[keeper] 20 rounds done"), "{output}");
@@ -86,7 +86,7 @@ fn a_pd_that_logs_without_pause_neither_starves_its_peer_nor_floods_the_console_
 
 #[test]
 fn a_pd_cannot_pass_as_another_with_carriage_returns_or_escape_sequences_on_sel4() {
-    let (output, end, status) = boot("hostile_spoof.xml");
+    let (output, end, status) = boot("sel4_hostile_spoof.xml");
     assert_eq!(end, BootEnd::Exited(42), "{output}");
     assert_eq!(status, 42, "{output}");
     // Its log text and its panic message show their control characters escaped, on its own line.
@@ -101,7 +101,7 @@ fn a_pd_cannot_pass_as_another_with_carriage_returns_or_escape_sequences_on_sel4
 
 #[test]
 fn a_parent_that_restarts_a_child_without_end_is_stopped_by_the_per_parent_rate_limit_on_sel4() {
-    let (output, end, status) = boot("hostile_storm.xml");
+    let (output, end, status) = boot("sel4_hostile_storm.xml");
     let limit = rampart_supervision::PARENT_RESTARTS_MAX;
     // The child was restarted at its parent's request up to the limit, then held; the parent
     // went on and ended the system with the number of faults it saw: one more than the restarts.
