@@ -9,7 +9,8 @@
 //! - `thief` writes 2^64-2 to its own wake-up descriptor (once an eventfd: every PD that then
 //!   notified it hung), reads the wake-up descriptors of the PDs it may notify (stealing their
 //!   wake-ups), and floods them; `honest` notifies `sleeper` and `thief` in 20 rounds, writing the
-//!   round into the region `rounds`; `sleeper` ends the system with 0 once it sees round 20.
+//!   round into the region `rounds`; `sleeper` ends the system with 0 once it sees round 20 and
+//!   the thief has said (on its channel) that its attacks are over.
 //! - `usurper` ends the system with 0 without the grant; `forger` writes a line that pretends to
 //!   come from another PD (a carriage return and an escape sequence); `judge` ticks 30 times and
 //!   ends the system with 7.
@@ -33,6 +34,8 @@ struct Hostile {
     ticks: u64,
     faults: u32,
     done: bool,
+    /// For the sleeper: the thief said its attacks are over.
+    thief_done: bool,
 }
 
 fn write_all_log(fd: i32) -> ! {
@@ -40,6 +43,19 @@ fn write_all_log(fd: i32) -> ! {
     loop {
         // SAFETY: writes a live stack buffer to a descriptor this PD holds.
         unsafe { libc::write(fd, block.as_ptr().cast(), block.len()) };
+    }
+}
+
+/// Write 2^64-2 to this PD's own wake-up descriptor: on an eventfd, the next signal to it (from a
+/// peer or the supervisor) would block until it drains, which a hostile PD never does.
+fn jam_own_wake(fd: i32) {
+    let jam = u64::MAX - 1;
+    // SAFETY: writes 8 bytes from a live u64.
+    let n = unsafe { libc::write(fd, (&jam as *const u64).cast(), 8) };
+    if n == 8 {
+        defmt::error!("{=str}: own wake-up took 2^64-2: attack succeeded", pd_name());
+    } else {
+        defmt::info!("{=str}: jamming its own wake-up refused", pd_name());
     }
 }
 
@@ -52,14 +68,7 @@ impl Hostile {
                 write_all_log(held.log)
             }
             "jam_parent" => {
-                let jam = u64::MAX - 1;
-                // SAFETY: writes 8 bytes from a live u64.
-                let n = unsafe { libc::write(held.own_wake, (&jam as *const u64).cast(), 8) };
-                if n == 8 {
-                    defmt::error!("jam_parent: own wake-up took 2^64-2: attack succeeded");
-                } else {
-                    defmt::info!("jam_parent: jamming its own wake-up refused");
-                }
+                jam_own_wake(held.own_wake);
                 // Never drain the wake-up again (a drain would undo the jam): stay away from the
                 // event loop, as a hostile PD may.
                 loop {
@@ -68,14 +77,7 @@ impl Hostile {
             }
             "jam_child" => panic!("jam_child: faulting on purpose"),
             "thief" => {
-                let jam = u64::MAX - 1;
-                // SAFETY: writes 8 bytes from a live u64.
-                let n = unsafe { libc::write(held.own_wake, (&jam as *const u64).cast(), 8) };
-                if n == 8 {
-                    defmt::error!("thief: own wake-up took 2^64-2: attack succeeded");
-                } else {
-                    defmt::info!("thief: jamming its own wake-up refused");
-                }
+                jam_own_wake(held.own_wake);
                 for &fd in &held.peer_wakes {
                     let mut v = 0u64;
                     let mut stolen = 0u32;
@@ -95,6 +97,8 @@ impl Hostile {
                     }
                     defmt::info!("thief: 200000 raw signals sent to a peer without blocking");
                 }
+                // Tell the sleeper, through the channel it was given, that the attacks are over.
+                Channel::<Notify, NoPpCall>::new(1, false).notify();
             }
             "usurper" => {
                 defmt::info!("usurper: ending the system without the grant");
@@ -141,8 +145,12 @@ impl Handler for Hostile {
                 clock::set_alarm_after(TICK_NS);
             }
             "sleeper" => {
+                // Channel 1 is the thief's: its notification says its attacks are over.
+                if channels.contains(1) {
+                    self.thief_done = true;
+                }
                 let round = Region::<ReadOnly>::new(ROUNDS_VADDR, 0x1000, false, true).read_u64(0).unwrap_or(0);
-                if round == ROUNDS && !self.done {
+                if round == ROUNDS && self.thief_done && !self.done {
                     self.done = true;
                     defmt::info!("sleeper: woke up for round {}", round);
                     exit_system(0)
@@ -181,7 +189,7 @@ fn init() -> Hostile {
         "jam_child" => clock::set_alarm_after(200_000_000),
         _ => clock::set_alarm_after(1_000_000),
     }
-    Hostile { ticks: 0, faults: 0, done: false }
+    Hostile { ticks: 0, faults: 0, done: false, thief_done: false }
 }
 
 rampart_runtime::pd_main!(init);
