@@ -133,10 +133,13 @@ impl Handler for Hostile {
                     }
                     "honest" => {
                         let _ = Region::<ReadWrite>::new(ROUNDS_VADDR, 0x1000, false, true).write_u64(0, self.ticks);
+                        if self.ticks == ROUNDS {
+                            // Said before the last notification, which may end the system.
+                            defmt::info!("honest: all {} rounds notified", ROUNDS);
+                        }
                         Channel::<Notify, NoPpCall>::new(0, false).notify();
                         Channel::<Notify, NoPpCall>::new(1, false).notify();
                         if self.ticks == ROUNDS {
-                            defmt::info!("honest: all {} rounds notified", ROUNDS);
                             return;
                         }
                     }
