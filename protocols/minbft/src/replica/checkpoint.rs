@@ -50,7 +50,12 @@ impl<A: Application + Clone> Replica<A> {
         self.on_checkpoint_vote(usig, c, out);
     }
 
-    pub(super) fn on_checkpoint_vote(&mut self, usig: &mut impl UsigPort, c: Checkpoint, out: &mut Out) {
+    pub(super) fn on_checkpoint_vote(
+        &mut self,
+        usig: &mut impl UsigPort,
+        c: Checkpoint,
+        out: &mut Out,
+    ) {
         if c.seq == self.stable.seq && c.state_digest == self.stable.state_digest {
             self.stable_votes.insert(c.replica, c);
             return;
@@ -86,7 +91,12 @@ impl<A: Application + Clone> Replica<A> {
 
     /// A checkpoint certificate we verified (or assembled): make it stable if we have its state,
     /// or fetch the state.
-    pub(super) fn adopt_stable(&mut self, _usig: &mut impl UsigPort, cert: CheckpointCert, out: &mut Out) {
+    pub(super) fn adopt_stable(
+        &mut self,
+        _usig: &mut impl UsigPort,
+        cert: CheckpointCert,
+        out: &mut Out,
+    ) {
         if cert.seq <= self.stable.seq {
             return;
         }

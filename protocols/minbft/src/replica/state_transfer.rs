@@ -78,7 +78,12 @@ impl<A: Application + Clone> Replica<A> {
     /// or below our stable checkpoint, as recorded by a replica other than `j` (with at most f
     /// faulty, a faulty `j` cannot pick a later duplicate to hide what it sent in between).
     /// What we skip is about sequence numbers our state already covers (the barrier).
-    pub(super) fn jump_to_anchor(&mut self, usig: &mut impl UsigPort, anchor: &Checkpoint, out: &mut Out) {
+    pub(super) fn jump_to_anchor(
+        &mut self,
+        usig: &mut impl UsigPort,
+        anchor: &Checkpoint,
+        out: &mut Out,
+    ) {
         let j = anchor.replica;
         if j.0 >= self.config.n || j == self.config.me || anchor.ui.usig.0 != j.0 {
             return;
@@ -295,10 +300,7 @@ impl<A: Application + Clone> Replica<A> {
                 self.fill_from_log(usig, j, &r.log, out);
             }
         }
-        if self.fetching
-            && self.transfer_target.is_none()
-            && !self.recovery_floor_unknown()
-        {
+        if self.fetching && self.transfer_target.is_none() && !self.recovery_floor_unknown() {
             // A restarted replica has heard from enough peers; later lag is detected by Status.
             self.fetching = false;
         }

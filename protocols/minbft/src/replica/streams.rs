@@ -19,7 +19,13 @@ use super::*;
 impl<A: Application + Clone> Replica<A> {
     /// Verifies a certified message from peer `j` and processes it in `j`'s counter order
     /// (holding it back if earlier ones are missing).
-    pub(super) fn offer(&mut self, usig: &mut impl UsigPort, j: ReplicaId, msg: Certified, out: &mut Out) {
+    pub(super) fn offer(
+        &mut self,
+        usig: &mut impl UsigPort,
+        j: ReplicaId,
+        msg: Certified,
+        out: &mut Out,
+    ) {
         let ui = msg.ui();
         if ui.usig.0 != j.0 || msg.replica() != j {
             return self.reject(Reason::WrongSender, out);

@@ -22,7 +22,12 @@ use super::*;
 
 impl<A: Application + Clone> Replica<A> {
     /// This replica asks for `new_view` (timeout): broadcast and count its own vote.
-    pub(super) fn ask_view_change(&mut self, usig: &mut impl UsigPort, new_view: u64, out: &mut Out) {
+    pub(super) fn ask_view_change(
+        &mut self,
+        usig: &mut impl UsigPort,
+        new_view: u64,
+        out: &mut Out,
+    ) {
         out.push(Action::Broadcast {
             message: Message::ReqViewChange(ReqViewChange {
                 replica: self.config.me,
@@ -97,7 +102,12 @@ impl<A: Application + Clone> Replica<A> {
         self.record_view_change(usig, vc, out);
     }
 
-    pub(super) fn on_view_change(&mut self, usig: &mut impl UsigPort, vc: ViewChange, out: &mut Out) {
+    pub(super) fn on_view_change(
+        &mut self,
+        usig: &mut impl UsigPort,
+        vc: ViewChange,
+        out: &mut Out,
+    ) {
         if vc.new_view <= self.view || vc.new_view > self.view + VIEWS_AHEAD_MAX {
             return self.reject(Reason::Stale, out);
         }
