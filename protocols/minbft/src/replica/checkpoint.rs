@@ -15,9 +15,16 @@
 //! contradicting our own (`Divergence`); a certificate beyond our execution is fetched by
 //! state transfer instead.
 
+use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
-use super::*;
+use rampart_usig::Digest;
+
+use crate::app::Application;
+use crate::usig_port::UsigPort;
+use crate::wire::{Certified, Checkpoint, CheckpointCert};
+
+use super::{placeholder_ui, Out, Reason, Replica};
 
 impl<A: Application + Clone> Replica<A> {
     pub(super) fn send_checkpoint(

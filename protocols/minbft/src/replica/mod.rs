@@ -45,6 +45,19 @@
 //!
 //! # Refusals
 //! Everything else is counted in [`Rejections`] and otherwise ignored: see [`Reason`].
+//!
+//! # Where things live
+//! This file holds the replica's types and state, its public API (construction, accessors,
+//! [`Replica::step`]) and the dispatch of inputs (messages, timers) to the parts of the
+//! protocol, each an `impl Replica` block in its own file:
+//! - `normal`: client requests, Prepare, Commit, execution, replies (the normal case);
+//! - `checkpoint`: Checkpoints, stable certificates and garbage collection;
+//! - `view_change`: ReqViewChange, ViewChange, NewView and entering a view;
+//! - `state_transfer`: Status gossip, retransmission, StateRequest/StateReply, restoring a
+//!   snapshot and resuming peers' streams at their anchors;
+//! - `restart`: start, USIG epochs and recovery with amnesia;
+//! - `streams`: peers' certified messages in USIG counter order (hold-back, the checkpoint
+//!   barrier) and the log of our own.
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
@@ -53,12 +66,12 @@ use rampart_usig::{Digest, Ui};
 use serde::{Deserialize, Serialize};
 
 use crate::app::Application;
-use crate::auth::{self, Key, MacKey};
+use crate::auth::{Key, MacKey};
 use crate::usig_port::UsigPort;
 use crate::wire::{
-    Batch, Certified, Checkpoint, CheckpointCert, CheckpointTransfer, ClientId, Commit, LogEntry,
-    Message, NewView, Prepare, ReplicaId, Reply, ReqViewChange, Request, StateReply, StateRequest,
-    Status, StreamPosition, ViewChange, BATCH_REQUESTS_MAX, LOG_ENTRIES_MAX, REPLICAS_MAX,
+    Batch, Certified, Checkpoint, CheckpointCert, ClientId, LogEntry, Message, NewView, Prepare,
+    ReplicaId, Reply, ReqViewChange, Request, ViewChange, BATCH_REQUESTS_MAX, LOG_ENTRIES_MAX,
+    REPLICAS_MAX,
 };
 
 mod checkpoint;

@@ -17,9 +17,21 @@
 //! (`PrepareMismatch`); a re-proposal differing from what the NewView fixes
 //! (`ReproposalMismatch`); stale or unauthenticated requests.
 
+use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
-use super::*;
+use rampart_usig::Digest;
+
+use crate::app::Application;
+use crate::auth::{self, MacKey};
+use crate::usig_port::UsigPort;
+use crate::wire::{Certified, ClientId, Commit, Prepare, ReplicaId, Reply, Request};
+
+use super::{
+    boundary, encode_snapshot, placeholder_ui, state_digest, Action, CachedReply, Mode, Out,
+    Reason, Replica, Slot, TimerKind, CHECKPOINTS_AHEAD_MAX, PENDING_REQUESTS_MAX,
+    RECENT_PREPARES_MAX, VIEWS_AHEAD_MAX,
+};
 
 impl<A: Application + Clone> Replica<A> {
     fn client_key(&self, client: ClientId) -> Option<&MacKey> {

@@ -11,7 +11,13 @@
 //! may have said before the crash. `Input::EpochAccepted` moves a peer's stream to its new
 //! epoch; earlier epochs' messages are then refused (`EpochNotAccepted`).
 
-use super::*;
+use alloc::collections::BTreeMap;
+
+use crate::app::Application;
+use crate::usig_port::UsigPort;
+use crate::wire::ReplicaId;
+
+use super::{Action, Out, Replica, TimerKind, CHECKPOINTS_AHEAD_MAX};
 
 impl<A: Application + Clone> Replica<A> {
     pub(super) fn on_start(&mut self, usig: &mut impl UsigPort, recovering: bool, out: &mut Out) {

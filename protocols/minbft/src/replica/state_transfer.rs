@@ -17,9 +17,20 @@
 //! (`StateReplyLimit`). Refuses: snapshots that do not match their certificate (`BadSnapshot`),
 //! unverifiable certificates and NewViews.
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use super::*;
+use crate::app::Application;
+use crate::usig_port::UsigPort;
+use crate::wire::{
+    Certified, Checkpoint, CheckpointTransfer, LogEntry, Message, ReplicaId, StateReply,
+    StateRequest, Status, StreamPosition,
+};
+
+use super::{
+    state_digest, Action, CachedReply, Mode, Out, Reason, Replica, Snapshot, Stream, TimerKind,
+    RETRANSMIT_BURST_MAX, STATE_REPLIES_PER_PERIOD_MAX,
+};
 
 impl<A: Application + Clone> Replica<A> {
     pub(super) fn status(&self) -> Status {

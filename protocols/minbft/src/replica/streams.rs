@@ -14,7 +14,15 @@
 //! Our own side: every message we certify is recorded in our log since our stable Checkpoint
 //! (`sent_log`, bounded by `LOG_ENTRIES_MAX`, `LogFull`), for view changes and retransmission.
 
-use super::*;
+use alloc::vec::Vec;
+
+use rampart_usig::{Digest, Ui};
+
+use crate::app::Application;
+use crate::usig_port::UsigPort;
+use crate::wire::{Certified, LogEntry, Prepare, ReplicaId, LOG_ENTRIES_MAX};
+
+use super::{boundary, Action, Out, Reason, Replica, CHECKPOINTS_AHEAD_MAX, HELD_PER_PEER_MAX};
 
 impl<A: Application + Clone> Replica<A> {
     /// Verifies a certified message from peer `j` and processes it in `j`'s counter order

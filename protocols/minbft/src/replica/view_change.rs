@@ -16,9 +16,20 @@
 //! restarted replica sends no ViewChange until its amnesia floor is passed (see
 //! [`super::restart`]).
 
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
-use super::*;
+use crate::app::Application;
+use crate::usig_port::UsigPort;
+use crate::wire::{
+    Batch, Certified, CheckpointCert, LogEntry, Message, NewView, ReplicaId, ReqViewChange,
+    ViewChange,
+};
+
+use super::{
+    placeholder_ui, Action, Mode, Out, Reason, Replica, TimerKind, CHECKPOINTS_AHEAD_MAX,
+    VIEWS_AHEAD_MAX, VIEW_CHANGE_BACKOFF_MAX,
+};
 
 impl<A: Application + Clone> Replica<A> {
     /// This replica asks for `new_view` (timeout): broadcast and count its own vote.
