@@ -1,5 +1,4 @@
-//! Checkpoints and garbage collection (Veronese et al., "Efficient Byzantine
-//! Fault-Tolerance", section 4.4).
+//! Checkpoints and garbage collection (Veronese et al., "Efficient Byzantine Fault-Tolerance").
 //!
 //! Every K batches each replica certifies a Checkpoint of its state (application digest and
 //! reply cache); f+1 matching Checkpoints form a certificate that makes it stable, and
@@ -11,9 +10,9 @@
 //!
 //! Guarantees: a stable checkpoint is always backed by f+1 Checkpoints whose UIs verify
 //! (historical epochs included, deviation 10), and is re-formed from current-epoch ones when
-//! possible. Refuses: certificates that do not verify (`BadCheckpointCert`), certified state
-//! contradicting our own (`Divergence`); a certificate beyond our execution is fetched by
-//! state transfer instead.
+//! possible. Refuses: certified state contradicting our own (`Divergence`); certificates are
+//! checked here (`verify_cert`) and refused by their callers (`BadCheckpointCert`); a
+//! certificate beyond our execution is fetched by state transfer instead.
 
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;

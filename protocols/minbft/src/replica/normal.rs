@@ -1,5 +1,4 @@
-//! The normal case (Veronese et al., "Efficient Byzantine Fault-Tolerance", section 4.2):
-//! client requests, the primary's Prepares, the backups' Commits, execution in sequence order
+//! The normal case (Veronese et al., "Efficient Byzantine Fault-Tolerance"): client requests, the primary's Prepares, the backups' Commits, execution in sequence order
 //! and replies.
 //!
 //! The primary of view v (v mod n) orders batches of pending client requests in Prepares

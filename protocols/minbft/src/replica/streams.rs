@@ -1,6 +1,5 @@
 //! Streams: every peer's certified messages processed in its USIG counter order, and our own
-//! certified messages (Veronese et al., "Efficient Byzantine Fault-Tolerance", section 4.1:
-//! the USIG's unique identifiers are what stop a faulty replica from sending different
+//! certified messages (Veronese et al., "Efficient Byzantine Fault-Tolerance": the USIG's unique identifiers are what stop a faulty replica from sending different
 //! messages to different replicas).
 //!
 //! A certified message from peer j is verified (its UI over its digest) and processed only

@@ -1,5 +1,5 @@
-//! View change (Veronese et al., "Efficient Byzantine Fault-Tolerance", section 4.3):
-//! ReqViewChange, ViewChange, NewView.
+//! View change (Veronese et al., "Efficient Byzantine Fault-Tolerance"): ReqViewChange,
+//! ViewChange, NewView.
 //!
 //! A replica whose known requests stall asks for view v+1 (ReqViewChange); f+1 such requests
 //! start the change: each replica stops the normal case and sends a ViewChange with its stable
@@ -10,11 +10,11 @@
 //! committed, else the primary's first Prepare; gaps become empty batches).
 //!
 //! Guarantees: a batch that executed at any correct replica is re-proposed at its sequence
-//! number in every later view. Refuses: ViewChanges with a bad certificate or an incomplete or
-//! non-contiguous log (`BadViewChange`), NewViews that do not carry f+1 valid ViewChanges or
-//! come from the wrong primary (`BadNewView`), votes too far ahead (`VIEWS_AHEAD_MAX`). A
-//! restarted replica sends no ViewChange until its amnesia floor is passed (see
-//! [`super::restart`]).
+//! number in every later view. Refuses: ViewChanges with a bad certificate
+//! (`BadCheckpointCert`) or an incomplete or non-contiguous log (`BadViewChange`), NewViews
+//! that do not verify or whose f+1 ViewChanges do not (`BadNewView`), votes more than
+//! `VIEWS_AHEAD_MAX` views ahead. A restarted replica sends no ViewChange until its amnesia
+//! floor is passed (see [`super::restart`]).
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
