@@ -387,7 +387,6 @@ struct Stream {
     held: BTreeMap<u64, (Certified, Digest)>,
     /// Highest checkpoint seq this peer has sent in the epoch (the barrier).
     max_checkpoint: Option<u64>,
-    /// seq -> counter of the peer's Checkpoint for seq (its log anchor), at or above our stable.
     /// seq -> the peer's first Checkpoint for seq as processed in its stream here (or taken,
     /// when resynchronising, from a third replica's record): the anchor of its logs.
     anchors: BTreeMap<u64, Checkpoint>,
@@ -678,11 +677,11 @@ impl<A: Application + Clone> Replica<A> {
     pub fn last_executed(&self, client: ClientId) -> Option<u64> {
         self.replies.get(&client).map(|r| r.request_id)
     }
-    /// Is this replica waiting for state transfer?
     /// Is this replica still recovering from a restart (see the `Recovery` docs)?
     pub fn is_recovering(&self) -> bool {
         self.recovery.is_some()
     }
+    /// Is this replica waiting for state transfer?
     pub fn is_fetching_state(&self) -> bool {
         self.fetching || self.transfer_target.is_some()
     }

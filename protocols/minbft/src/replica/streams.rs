@@ -162,8 +162,7 @@ impl<A: Application + Clone> Replica<A> {
         }
     }
 
-    /// A Commit waits until its Prepare has been processed from the primary's stream (or that
-    /// stream has moved to another epoch, so it never will be).
+    /// Only a Prepare far beyond our stable checkpoint waits; nothing waits on another stream.
     fn dependencies_met(&self, msg: &Certified) -> bool {
         let k = self.config.checkpoint_period;
         if let Certified::Prepare(p) = msg {
