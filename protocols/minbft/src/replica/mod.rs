@@ -388,7 +388,8 @@ struct Stream {
     /// Highest checkpoint seq this peer has sent in the epoch (the barrier).
     max_checkpoint: Option<u64>,
     /// seq -> the peer's first Checkpoint for seq as processed in its stream here (or taken,
-    /// when resynchronising, from a third replica's record): the anchor of its logs.
+    /// when resynchronising, from a third replica's record): the anchor of its logs. Kept for
+    /// seqs at or above our stable checkpoint.
     anchors: BTreeMap<u64, Checkpoint>,
     /// The peer broke a rule only a faulty replica breaks; its content is ignored this epoch.
     faulty: bool,
