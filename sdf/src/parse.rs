@@ -1,7 +1,10 @@
 //! XML to typed model: the edge where untrusted bytes become values.
 //!
 //! Accepts the element and attribute names of seL4 Microkit's system description format, so that
-//! Microkit files and those written by `sdfgen` are read as they are. Refuses, with a diagnostic
+//! Microkit files and those written by `sdfgen` are read as they are: protection domains, memory
+//! regions, channels, and also what no backend of Rampart runs yet (virtual machines, IOMMU
+//! address spaces, MSI interrupts, boot-information prefills), which is typed and checked here
+//! and refused by [`crate::backend::unsupported`]. Refuses, with a diagnostic
 //! naming the element and what would be accepted: unknown elements and attributes, missing
 //! required attributes, numbers that are malformed or out of range, text where only elements
 //! belong, DTDs (entity expansion), files over [`MAX_SYSTEM_FILE_BYTES`] or with more than
@@ -291,13 +294,10 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
     fn unknown_child(&mut self, child: &Node, parent: &str, allowed: &[&str]) {
         let name = child.tag_name().name();
         let mut d = Diagnostic::error(format!("unknown element <{name}> inside <{parent}>")).at(tag_span(child)).on(parent);
-        d = match name {
-            "virtual_machine" => d.help("virtual machines are not supported by Rampart"),
-            _ => match suggest(name, allowed) {
-                Some(s) => d.help(format!("did you mean <{s}>? <{parent}> may contain {}", list_el(allowed))),
-                None if allowed.is_empty() => d.help(format!("<{parent}> has no child elements")),
-                None => d.help(format!("<{parent}> may contain {}", list_el(allowed))),
-            },
+        d = match suggest(name, allowed) {
+            Some(s) => d.help(format!("did you mean <{s}>? <{parent}> may contain {}", list_el(allowed))),
+            None if allowed.is_empty() => d.help(format!("<{parent}> has no child elements")),
+            None => d.help(format!("<{parent}> may contain {}", list_el(allowed))),
         };
         self.err(d);
     }
@@ -1115,7 +1115,7 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         let size = match self.number(&a, "size", 1, u64::MAX, "the region's size in bytes") {
             Some(Some(v)) => Some(v),
             // Boot information fills one page (as in Microkit).
-            Some(None) if bootinfo.is_some() => page,
+            Some(None) if a.node.attribute("prefill_bootinfo").is_some() => page,
             Some(None) => {
                 self.required(&a, "size", "the region's size in bytes, a multiple of its page size");
                 None

@@ -6,7 +6,12 @@
 //! cycles; maps aligned to their region's page size, inside the user window below the stack, and
 //! not overlapping within one PD; fixed physical regions not overlapping; each hardware interrupt
 //! and I/O port given to at most one PD; unique setvar symbols within a PD; prefill files that
-//! exist and fit. Unused regions are warned about. Rampart's grants: `rampart:restart_children`
+//! exist and fit; on x86_64, `<setvar region_paddr>` only of regions with a `phys_addr`. Virtual
+//! machines: unique names, guest maps of existing regions that do not overlap, and on x86_64 no
+//! child PDs and no protected procedure calls into their PD. IOMMU address spaces: unique names,
+//! domain ids and devices; maps of small-page regions, aligned, below [`IOVA_SPACE_BYTES`] and
+//! not overlapping within one space. MSI ids and vectors share the PD's ids and the system's
+//! vectors with its other IRQs. Unused regions are warned about. Rampart's grants: `rampart:restart_children`
 //! only on a PD that has children.
 
 use crate::diag::{Diagnostic, LineIndex};
