@@ -74,6 +74,14 @@ pub fn unsupported(sys: &System, spec: &SystemSpec, backend: Backend) -> Vec<Dia
                     }),
             );
         }
+        for m in pd.maps.iter().chain(pd.vm.iter().flat_map(|vm| &vm.maps)).filter(|m| m.setvar_prefill_size.is_some()) {
+            out.push(
+                Diagnostic::error(format!("the {b} backend cannot honour setvar_prefill_size: it does not patch the prefill size into programs"))
+                    .at(m.attrs.get("setvar_prefill_size").unwrap_or(m.span.clone()))
+                    .on("map")
+                    .help("use setvar_size (the region's size) and keep the data's length in the data"),
+            );
+        }
         for m in &pd.msis {
             out.push(
                 Diagnostic::error(format!("the {b} backend cannot deliver MSI interrupts"))

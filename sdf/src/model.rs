@@ -80,6 +80,8 @@ pub struct Map {
     pub cached: bool,
     pub setvar_vaddr: Option<String>,
     pub setvar_size: Option<String>,
+    /// Symbol to patch with the size of the region's prefill data (`setvar_prefill_size`).
+    pub setvar_prefill_size: Option<String>,
     pub span: Span,
     pub attrs: AttrSpans,
 }
@@ -192,6 +194,9 @@ pub struct Region {
     pub page_size_bytes: u64,
     pub phys_addr: Option<u64>,
     pub prefill_path: Option<String>,
+    /// `size` was not written: the region is as large as its prefill file, rounded up to pages
+    /// (filled in by [`crate::check_str`] once the file has been read).
+    pub size_from_prefill: bool,
     /// `prefill_bootinfo` (x86_64): the boot information the region is filled with.
     pub prefill_bootinfo: Option<String>,
     pub span: Span,

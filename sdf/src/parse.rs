@@ -56,7 +56,7 @@ pub const PREFILL_BOOTINFO_KINDS: &[&str] = &["x86_vbe", "x86_mbmmap", "x86_acpi
 
 const PD_ATTRS: &[&str] = &["name", "priority", "budget", "period", "passive", "stack_size", "cpu", "fpu"];
 const CHILD_PD_ATTRS: &[&str] = &["name", "id", "priority", "budget", "period", "passive", "stack_size", "cpu", "fpu"];
-const MAP_ATTRS: &[&str] = &["mr", "vaddr", "perms", "cached", "setvar_vaddr", "setvar_size"];
+const MAP_ATTRS: &[&str] = &["mr", "vaddr", "perms", "cached", "setvar_vaddr", "setvar_size", "setvar_prefill_size"];
 const MR_ATTRS: &[&str] = &["name", "size", "page_size", "phys_addr", "prefill_path", "prefill_bootinfo"];
 const END_ATTRS: &[&str] = &["pd", "id", "pp", "notify", "setvar_id"];
 const ARM_IRQ_ATTRS: &[&str] = &["irq", "id", "trigger", "setvar_id"];
@@ -66,7 +66,7 @@ const SETVAR_ATTRS: &[&str] = &["symbol", "region_paddr"];
 const MSI_ATTRS: &[&str] = &["pcidev", "handle", "vector", "id", "setvar_id"];
 const ARM_VM_ATTRS: &[&str] = &["name", "priority", "budget", "period"];
 const X86_VM_ATTRS: &[&str] = &["name"];
-const VM_MAP_ATTRS: &[&str] = &["mr", "vaddr", "perms", "cached", "setvar_size"];
+const VM_MAP_ATTRS: &[&str] = &["mr", "vaddr", "perms", "cached", "setvar_size", "setvar_prefill_size"];
 const VCPU_ATTRS: &[&str] = &["id", "cpu", "setvar_id"];
 const IO_SPACE_ATTRS: &[&str] = &["name", "peripheral_id", "domain_id"];
 const IOMAP_ATTRS: &[&str] = &["mr", "iovaddr", "perms"];
@@ -679,7 +679,8 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         let cached = self.boolean(&a, "cached", true);
         let setvar_vaddr = self.optional_name(&a, "setvar_vaddr", "the program symbol to patch with the vaddr");
         let setvar_size = self.optional_name(&a, "setvar_size", "the program symbol to patch with the size");
-        Some(Map { mr: mr?, vaddr: vaddr?, perms, cached, setvar_vaddr, setvar_size, span: tag_span(&node), attrs: a.spans })
+        let setvar_prefill_size = self.optional_name(&a, "setvar_prefill_size", "the program symbol to patch with the size of the prefill data");
+        Some(Map { mr: mr?, vaddr: vaddr?, perms, cached, setvar_vaddr, setvar_size, setvar_prefill_size, span: tag_span(&node), attrs: a.spans })
     }
 
     fn id(&mut self, a: &Attrs, what: &str) -> Option<u8> {
@@ -1116,8 +1117,10 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             Some(Some(v)) => Some(v),
             // Boot information fills one page (as in Microkit).
             Some(None) if a.node.attribute("prefill_bootinfo").is_some() => page,
+            // As large as the prefill file: filled in once the file is read.
+            Some(None) if a.node.attribute("prefill_path").is_some_and(|p| !p.is_empty()) => page,
             Some(None) => {
-                self.required(&a, "size", "the region's size in bytes, a multiple of its page size");
+                self.required(&a, "size", "the region's size in bytes, a multiple of its page size (it may be left out only with prefill_path)");
                 None
             }
             None => None,
@@ -1161,6 +1164,7 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         // smallest values and no prefill, so that maps naming it are not reported as naming a
         // region that does not exist.
         let page_or_min = page.unwrap_or_else(|| arch.min_page_size());
+        let size_from_prefill = a.node.attribute("size").is_none() && prefill_path.is_some();
         Some(Region {
             name: name?,
             size_bytes: size.unwrap_or(page_or_min),
@@ -1168,6 +1172,7 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             phys_addr: phys,
             prefill_path: if size.is_some() { prefill_path } else { None },
             prefill_bootinfo: bootinfo,
+            size_from_prefill,
             span: tag_span(&node),
             attrs: a.spans,
         })

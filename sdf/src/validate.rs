@@ -391,6 +391,20 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
                 claim_symbol(pi, s, m.attrs.get("setvar_size").unwrap_or(m.span.clone()), "map", diags);
             }
         }
+        for m in pd.maps.iter().chain(pd.vm.iter().flat_map(|vm| &vm.maps)) {
+            let Some(s) = &m.setvar_prefill_size else { continue };
+            let at = m.attrs.get("setvar_prefill_size").unwrap_or(m.span.clone());
+            if let Some(r) = mr_by_name.get(m.mr.as_str()).map(|&ri| &sys.regions[ri]).filter(|r| r.prefill_path.is_none()) {
+                diags.push(
+                    Diagnostic::error(format!("setvar_prefill_size asks for the size of `{}`'s prefill data, and it has no prefill_path", r.name))
+                        .at(at.clone())
+                        .on("map")
+                        .note(format!("`{}` is on line {}", r.name, line(&r.span)))
+                        .help("give the region a prefill_path, or remove setvar_prefill_size"),
+                );
+            }
+            claim_symbol(pi, s, at, "map", diags);
+        }
         for s in &pd.setvars {
             claim_symbol(pi, &s.symbol, s.attrs.get("symbol").unwrap_or(s.span.clone()), "setvar", diags);
         }
@@ -596,12 +610,28 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
     }
 
     // Prefill files.
+    if base_dir.is_none() {
+        for r in sys.regions.iter().filter(|r| r.size_from_prefill) {
+            diags.push(
+                Diagnostic::error(format!("the size of region `{}` comes from its prefill file, which is not read here", r.name))
+                    .at(r.attrs.get("prefill_path").unwrap_or(r.span.clone()))
+                    .on("memory_region")
+                    .help("give the region a size, or check the system file by its path so that the prefill file can be found"),
+            );
+        }
+    }
     if let Some(base) = base_dir {
         for r in &sys.regions {
             let Some(path) = &r.prefill_path else { continue };
             let full = base.join(path);
             let span = r.attrs.get("prefill_path").unwrap_or(r.span.clone());
             match std::fs::metadata(&full) {
+                Ok(meta) if meta.is_file() && meta.len() == 0 => diags.push(
+                    Diagnostic::error(format!("prefill file `{path}` is empty"))
+                        .at(span)
+                        .on("memory_region")
+                        .help("a prefill file holds the bytes the region starts with; leave prefill_path out for a zeroed region"),
+                ),
                 Ok(meta) if meta.is_file() && meta.len() <= r.size_bytes => {}
                 Ok(meta) if meta.is_file() => diags.push(
                     Diagnostic::error(format!("prefill file `{path}` is {} bytes, larger than region `{}` ({} bytes)", meta.len(), r.name, r.size_bytes))
