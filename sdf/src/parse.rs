@@ -899,10 +899,12 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             );
         }
         let mut vcpus: Vec<Vcpu> = Vec::new();
+        let mut vcpu_elements = 0usize;
         let mut maps = Vec::new();
         for child in self.elements(node, tag) {
             match child.tag_name().name() {
                 "vcpu" => {
+                    vcpu_elements += 1;
                     let va = self.attrs(child, "vcpu", VCPU_ATTRS);
                     self.elements(child, "vcpu").iter().for_each(|c| self.unknown_child(c, "vcpu", &[]));
                     let what = "the vCPU's id, drawn from its PD's child ids";
@@ -952,7 +954,7 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
                 _ => self.unknown_child(&child, tag, &["vcpu", "map"]),
             }
         }
-        if vcpus.is_empty() {
+        if vcpu_elements == 0 {
             self.err(
                 Diagnostic::error(format!("virtual machine `{}` has no <vcpu>", name.as_deref().unwrap_or("")))
                     .at(tag_span(&node))
