@@ -607,12 +607,12 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
                     let line = self.line(first.start);
                     let at = self.pds[before].attr_span("id");
                     let vcpu = self.pds[index].vm.as_ref().is_some_and(|vm| vm.vcpus.iter().any(|v| v.id == id));
-                    let first = if vcpu { "vCPU" } else { "child" };
+                    let first = if vcpu { "vCPU" } else { "first child" };
                     self.err(
                         Diagnostic::error(format!("child id {id} is used twice in `{}`", self.pds[index].name))
                             .at(at)
                             .on(tag)
-                            .note(format!("the first {first} with id {id} is on line {line}"))
+                            .note(format!("the {first} with id {id} is on line {line}"))
                             .help(format!("give each child PD and vCPU of a protection domain a distinct id from 0 to {MAX_CHILD_ID}")),
                     );
                 } else {

@@ -383,7 +383,8 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
         }
     };
     for (pi, pd) in sys.pds.iter().enumerate() {
-        for m in &pd.maps {
+        // A guest's maps patch the symbols of its PD's program.
+        for m in pd.maps.iter().chain(pd.vm.iter().flat_map(|vm| &vm.maps)) {
             if let Some(s) = &m.setvar_vaddr {
                 claim_symbol(pi, s, m.attrs.get("setvar_vaddr").unwrap_or(m.span.clone()), "map", diags);
             }

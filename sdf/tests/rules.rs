@@ -1551,7 +1551,7 @@ fn vcpu_ids_are_child_ids_of_the_pd() {
     };
     accepted_on(AARCH64, &xml("1"));
     let f = expect_error_on(AARCH64, &xml("0"), "child id 0 is used twice in `vmm`", 8, 45);
-    assert!(f.notes().contains("the first vCPU with id 0 is on line 6"), "{}", f.notes());
+    assert!(f.notes().contains("the vCPU with id 0 is on line 6"), "{}", f.notes());
 }
 
 #[test]
