@@ -3,7 +3,9 @@
 //! A system file may say things that are valid Microkit but that a given backend cannot do:
 //! budgets, periods and passive PDs need an MCS kernel, and the seL4 5.0.0 kernel Rampart builds
 //! is not MCS; a hosted (Linux process) system has no interrupts, I/O ports or fixed physical
-//! memory. Such features are reported here, as errors with positions, when a system is checked
+//! memory; neither backend runs virtual machines, programs an IOMMU (`<io_address_space>`),
+//! delivers MSI interrupts or prefills regions with boot information. Such features are
+//! reported here, as errors with positions, when a system is checked
 //! or built for that backend; they are never silently ignored.
 
 use crate::diag::Diagnostic;
@@ -61,6 +63,33 @@ pub fn unsupported(sys: &System, spec: &SystemSpec, backend: Backend) -> Vec<Dia
                     .help("remove fpu=\"false\""),
             );
         }
+        if let Some(vm) = &pd.vm {
+            out.push(
+                Diagnostic::error(format!("the {b} backend cannot run virtual machine `{}`: it has no vCPUs to give", vm.name))
+                    .at(vm.span.clone())
+                    .on("virtual_machine")
+                    .help(match backend {
+                        Backend::Sel4 => "Rampart builds seL4 5.0.0 without hypervisor support; remove the <virtual_machine>",
+                        Backend::Hosted => "a Linux process cannot host a guest here; remove the <virtual_machine>",
+                    }),
+            );
+        }
+        for m in pd.maps.iter().chain(pd.vm.iter().flat_map(|vm| &vm.maps)).filter(|m| m.setvar_prefill_size.is_some()) {
+            out.push(
+                Diagnostic::error(format!("the {b} backend cannot honour setvar_prefill_size: it does not patch the prefill size into programs"))
+                    .at(m.attrs.get("setvar_prefill_size").unwrap_or(m.span.clone()))
+                    .on("map")
+                    .help("use setvar_size (the region's size) and keep the data's length in the data"),
+            );
+        }
+        for m in &pd.msis {
+            out.push(
+                Diagnostic::error(format!("the {b} backend cannot deliver MSI interrupts"))
+                    .at(m.span.clone())
+                    .on("irq")
+                    .help("route the device through an I/O APIC pin: <irq pin=\"...\" vector=\"...\" id=\"...\"/>"),
+            );
+        }
         if backend == Backend::Hosted {
             for i in &pd.irqs {
                 out.push(
@@ -81,6 +110,27 @@ pub fn unsupported(sys: &System, spec: &SystemSpec, backend: Backend) -> Vec<Dia
                         .help("name a component as `NAME.elf`, where components/NAME is a crate of the workspace"),
                 );
             }
+        }
+    }
+    for sp in &sys.io_spaces {
+        out.push(
+            Diagnostic::error(format!("the {b} backend cannot honour IO address space `{}`: it does not program the IOMMU", sp.name))
+                .at(sp.span.clone())
+                .on("io_address_space")
+                .help(match backend {
+                    Backend::Sel4 => "Rampart builds seL4 5.0.0 without IOMMU support; remove the <io_address_space>",
+                    Backend::Hosted => "Linux processes have no devices to isolate here; remove the <io_address_space>",
+                }),
+        );
+    }
+    for r in &sys.regions {
+        if let Some(kind) = &r.prefill_bootinfo {
+            out.push(
+                Diagnostic::error(format!("the {b} backend cannot prefill region `{}` with boot information `{kind}`", r.name))
+                    .at(r.attrs.get("prefill_bootinfo").unwrap_or(r.span.clone()))
+                    .on("memory_region")
+                    .help("remove prefill_bootinfo; a PD can read what it needs from a device region instead"),
+            );
         }
     }
     if backend == Backend::Hosted {

@@ -92,7 +92,10 @@ pub fn check_str(file: &str, source: &str, opts: &Options) -> Result<Checked, Re
     if let Some(d) = declared_encoding(source) {
         diags.push(d);
     }
-    let system = parse::parse(source, &opts.board, &mut diags);
+    let mut system = parse::parse(source, &opts.board, &mut diags);
+    if let (Some(system), Some(base)) = (&mut system, &opts.base_dir) {
+        size_from_prefill(system, base);
+    }
     let mut spec = None;
     if let Some(system) = &system {
         validate::validate(source, system, &opts.board, opts.base_dir.as_deref(), &mut diags);
@@ -123,6 +126,19 @@ pub fn check_str(file: &str, source: &str, opts: &Options) -> Result<Checked, Re
     match (system, spec) {
         (Some(system), Some(spec)) if !report.has_errors() => Ok(Checked { system, spec, report }),
         _ => Err(report),
+    }
+}
+
+/// Give each region whose `size` was left out the size of its prefill file, rounded up to its
+/// page size (as Microkit does). A file that cannot be read or is empty keeps the one-page
+/// placeholder; [`validate`] reports it.
+fn size_from_prefill(system: &mut model::System, base: &Path) {
+    for r in system.regions.iter_mut().filter(|r| r.size_from_prefill) {
+        let Some(path) = &r.prefill_path else { continue };
+        let len = std::fs::metadata(base.join(path)).ok().filter(|m| m.is_file()).map_or(0, |m| m.len());
+        if let Some(size) = len.checked_next_multiple_of(r.page_size_bytes).filter(|&s| s > 0) {
+            r.size_bytes = size;
+        }
     }
 }
 

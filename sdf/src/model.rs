@@ -28,6 +28,9 @@ pub struct System {
     pub pds: Vec<Pd>,
     pub regions: Vec<Region>,
     pub channels: Vec<Channel>,
+    /// IOMMU address spaces (`<io_address_space>`, x86_64 only). Parsed and checked by Microkit's
+    /// rules; no backend of Rampart honours them yet (see [`crate::backend`]).
+    pub io_spaces: Vec<IoSpace>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +53,10 @@ pub struct Pd {
     pub irqs: Vec<Irq>,
     pub ioports: Vec<IoPort>,
     pub setvars: Vec<SetVar>,
+    /// MSI interrupts (x86_64): parsed and checked, honoured by no backend yet.
+    pub msis: Vec<Msi>,
+    /// The PD's virtual machine (at most one): parsed and checked, honoured by no backend yet.
+    pub vm: Option<VirtualMachine>,
     /// Index of the parent in [`System::pds`], and this PD's child id.
     pub parent: Option<(usize, u8)>,
     /// Nesting depth: 0 for a PD directly under `system`.
@@ -73,6 +80,8 @@ pub struct Map {
     pub cached: bool,
     pub setvar_vaddr: Option<String>,
     pub setvar_size: Option<String>,
+    /// Symbol to patch with the size of the region's prefill data (`setvar_prefill_size`).
+    pub setvar_prefill_size: Option<String>,
     pub span: Span,
     pub attrs: AttrSpans,
 }
@@ -82,6 +91,81 @@ pub struct Irq {
     pub id: u8,
     pub source: IrqSource,
     pub setvar_id: Option<String>,
+    pub span: Span,
+    pub attrs: AttrSpans,
+}
+
+/// A PCI function's address, `bus:device.function` in hexadecimal (as in `00:1f.2`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PciAddr {
+    pub bus: u8,
+    /// At most [`crate::parse::PCI_DEVICE_MAX`].
+    pub device: u8,
+    /// At most [`crate::parse::PCI_FUNCTION_MAX`].
+    pub function: u8,
+}
+
+impl std::fmt::Display for PciAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02x}:{:02x}.{:x}", self.bus, self.device, self.function)
+    }
+}
+
+/// An MSI interrupt: `<irq pcidev="..." handle="..." vector="..." id="..."/>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Msi {
+    pub id: u8,
+    pub pcidev: PciAddr,
+    pub handle: u64,
+    pub vector: u8,
+    pub setvar_id: Option<String>,
+    pub span: Span,
+    pub attrs: AttrSpans,
+}
+
+/// A guest run by its parent PD: `<virtual_machine>` with `<vcpu>`s and `<map>`s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VirtualMachine {
+    pub name: String,
+    /// ARM only; on x86_64 the VM shares its PD's scheduling parameters.
+    pub priority: Option<u8>,
+    pub budget_us: Option<u64>,
+    pub period_us: Option<u64>,
+    pub vcpus: Vec<Vcpu>,
+    /// Guest-physical maps (no `setvar_vaddr`).
+    pub maps: Vec<Map>,
+    pub span: Span,
+    pub attrs: AttrSpans,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vcpu {
+    /// Drawn from the parent's child ids, below [`crate::parse::MAX_VCPU_ID`].
+    pub id: u8,
+    pub cpu: Option<u16>,
+    pub setvar_id: Option<String>,
+    pub span: Span,
+    pub attrs: AttrSpans,
+}
+
+/// An IOMMU address space for one PCI device: `<io_address_space>` with `<iomap>`s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IoSpace {
+    pub name: String,
+    pub peripheral: PciAddr,
+    pub domain_id: u64,
+    pub maps: Vec<IoMap>,
+    pub span: Span,
+    pub attrs: AttrSpans,
+}
+
+/// A region mapped into an IOMMU address space.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IoMap {
+    pub mr: String,
+    pub iovaddr: u64,
+    pub read: bool,
+    pub write: bool,
     pub span: Span,
     pub attrs: AttrSpans,
 }
@@ -110,6 +194,11 @@ pub struct Region {
     pub page_size_bytes: u64,
     pub phys_addr: Option<u64>,
     pub prefill_path: Option<String>,
+    /// `size` was not written: the region is as large as its prefill file, rounded up to pages
+    /// (filled in by [`crate::check_str`] once the file has been read).
+    pub size_from_prefill: bool,
+    /// `prefill_bootinfo` (x86_64): the boot information the region is filled with.
+    pub prefill_bootinfo: Option<String>,
     pub span: Span,
     pub attrs: AttrSpans,
 }

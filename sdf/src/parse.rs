@@ -1,7 +1,10 @@
 //! XML to typed model: the edge where untrusted bytes become values.
 //!
 //! Accepts the element and attribute names of seL4 Microkit's system description format, so that
-//! Microkit files and those written by `sdfgen` are read as they are. Refuses, with a diagnostic
+//! Microkit files and those written by `sdfgen` are read as they are: protection domains, memory
+//! regions, channels, and also what no backend of Rampart runs yet (virtual machines, IOMMU
+//! address spaces, MSI interrupts, boot-information prefills), which is typed and checked here
+//! and refused by [`crate::backend::unsupported`]. Refuses, with a diagnostic
 //! naming the element and what would be accepted: unknown elements and attributes, missing
 //! required attributes, numbers that are malformed or out of range, text where only elements
 //! belong, DTDs (entity expansion), files over [`MAX_SYSTEM_FILE_BYTES`] or with more than
@@ -37,16 +40,36 @@ pub const X86_IOAPIC_PINS: u64 = 24;
 pub const X86_MAX_IRQ_VECTOR: u64 = 107;
 /// Highest ARM GIC interrupt id.
 pub const ARM_MAX_IRQ: u64 = 1019;
+/// Highest PCI device number on a bus.
+pub const PCI_DEVICE_MAX: u8 = 31;
+/// Highest PCI function number of a device.
+pub const PCI_FUNCTION_MAX: u8 = 7;
+/// Highest vCPU id (vCPU ids share the parent PD's child ids; Microkit allows 0 to 61).
+pub const MAX_VCPU_ID: u8 = 61;
+/// vCPUs one virtual machine may have on x86_64 (a VMX guest runs on its PD's thread).
+pub const X86_MAX_VCPUS: usize = 1;
+/// Size of an IOMMU address space: I/O virtual addresses are below 2^39 (the three-level page
+/// tables seL4 builds for the x86 IOMMU).
+pub const IOVA_SPACE_BYTES: u64 = 1 << 39;
+/// The boot information a region may be prefilled with (`prefill_bootinfo`), as Microkit names it.
+pub const PREFILL_BOOTINFO_KINDS: &[&str] = &["x86_vbe", "x86_mbmmap", "x86_acpi_rsdp", "x86_framebuffer", "x86_tsc_freq", "fdt"];
 
 const PD_ATTRS: &[&str] = &["name", "priority", "budget", "period", "passive", "stack_size", "cpu", "fpu"];
 const CHILD_PD_ATTRS: &[&str] = &["name", "id", "priority", "budget", "period", "passive", "stack_size", "cpu", "fpu"];
-const MAP_ATTRS: &[&str] = &["mr", "vaddr", "perms", "cached", "setvar_vaddr", "setvar_size"];
-const MR_ATTRS: &[&str] = &["name", "size", "page_size", "phys_addr", "prefill_path"];
+const MAP_ATTRS: &[&str] = &["mr", "vaddr", "perms", "cached", "setvar_vaddr", "setvar_size", "setvar_prefill_size"];
+const MR_ATTRS: &[&str] = &["name", "size", "page_size", "phys_addr", "prefill_path", "prefill_bootinfo"];
 const END_ATTRS: &[&str] = &["pd", "id", "pp", "notify", "setvar_id"];
 const ARM_IRQ_ATTRS: &[&str] = &["irq", "id", "trigger", "setvar_id"];
 const X86_IRQ_ATTRS: &[&str] = &["pin", "vector", "ioapic", "trigger", "polarity", "id", "setvar_id"];
 const IOPORT_ATTRS: &[&str] = &["id", "addr", "size"];
 const SETVAR_ATTRS: &[&str] = &["symbol", "region_paddr"];
+const MSI_ATTRS: &[&str] = &["pcidev", "handle", "vector", "id", "setvar_id"];
+const ARM_VM_ATTRS: &[&str] = &["name", "priority", "budget", "period"];
+const X86_VM_ATTRS: &[&str] = &["name"];
+const VM_MAP_ATTRS: &[&str] = &["mr", "vaddr", "perms", "cached", "setvar_size", "setvar_prefill_size"];
+const VCPU_ATTRS: &[&str] = &["id", "cpu", "setvar_id"];
+const IO_SPACE_ATTRS: &[&str] = &["name", "peripheral_id", "domain_id"];
+const IOMAP_ATTRS: &[&str] = &["mr", "iovaddr", "perms"];
 
 /// The XML namespace of Rampart's extension to the system file format. Attributes in it carry
 /// authority that Microkit has no words for (see [`RAMPART_PD_ATTRS`]); a file that does not use
@@ -96,6 +119,13 @@ pub fn parse(source: &str, board: &Board, diags: &mut Vec<Diagnostic>) -> Option
     };
     let mut p = Parser { src: source, lines: OnceCell::new(), board, diags, pds: Vec::new() };
     p.system(doc.root_element())
+}
+
+/// What an `<irq>` element describes.
+enum IrqKind {
+    /// A GIC interrupt or an I/O APIC pin.
+    Line(Irq),
+    Msi(Msi),
 }
 
 struct Parser<'s, 'b, 'd> {
@@ -264,13 +294,10 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
     fn unknown_child(&mut self, child: &Node, parent: &str, allowed: &[&str]) {
         let name = child.tag_name().name();
         let mut d = Diagnostic::error(format!("unknown element <{name}> inside <{parent}>")).at(tag_span(child)).on(parent);
-        d = match name {
-            "virtual_machine" => d.help("virtual machines are not supported by Rampart"),
-            _ => match suggest(name, allowed) {
-                Some(s) => d.help(format!("did you mean <{s}>? <{parent}> may contain {}", list_el(allowed))),
-                None if allowed.is_empty() => d.help(format!("<{parent}> has no child elements")),
-                None => d.help(format!("<{parent}> may contain {}", list_el(allowed))),
-            },
+        d = match suggest(name, allowed) {
+            Some(s) => d.help(format!("did you mean <{s}>? <{parent}> may contain {}", list_el(allowed))),
+            None if allowed.is_empty() => d.help(format!("<{parent}> has no child elements")),
+            None => d.help(format!("<{parent}> may contain {}", list_el(allowed))),
         };
         self.err(d);
     }
@@ -375,6 +402,7 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         self.attrs(root, "system", &[]);
         let mut regions = Vec::new();
         let mut channel_nodes = Vec::new();
+        let mut io_spaces = Vec::new();
         for child in self.elements(root, "system") {
             match child.tag_name().name() {
                 "protection_domain" => self.pd(child, None, 0),
@@ -384,11 +412,22 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
                     }
                 }
                 "channel" => channel_nodes.push(child),
-                _ => self.unknown_child(&child, "system", &["protection_domain", "memory_region", "channel"]),
+                "io_address_space" => {
+                    if let Some(s) = self.io_space(child) {
+                        io_spaces.push(s);
+                    }
+                }
+                "virtual_machine" => self.err(
+                    Diagnostic::error("a <virtual_machine> must be inside the <protection_domain> that runs it")
+                        .at(tag_span(&child))
+                        .on("system")
+                        .help("move it into a <protection_domain>: the PD is its virtual machine monitor and handles its faults"),
+                ),
+                _ => self.unknown_child(&child, "system", &["protection_domain", "memory_region", "channel", "io_address_space"]),
             }
         }
         let channels = channel_nodes.into_iter().filter_map(|n| self.channel(n)).collect();
-        Some(System { pds: std::mem::take(&mut self.pds), regions, channels })
+        Some(System { pds: std::mem::take(&mut self.pds), regions, channels, io_spaces })
     }
 
     fn pd(&mut self, node: Node, parent: Option<usize>, depth: usize) {
@@ -474,6 +513,8 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             irqs: Vec::new(),
             ioports: Vec::new(),
             setvars: Vec::new(),
+            msis: Vec::new(),
+            vm: None,
             parent: parent.zip(child_id),
             depth,
             span: tag_span(&node),
@@ -510,9 +551,23 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
                         pd.maps.push(m);
                     }
                 }
-                "irq" => {
-                    if let Some(i) = self.irq(child) {
-                        pd.irqs.push(i);
+                "irq" => match self.irq(child) {
+                    Some(IrqKind::Line(i)) => pd.irqs.push(i),
+                    Some(IrqKind::Msi(m)) => pd.msis.push(m),
+                    None => {}
+                },
+                "virtual_machine" => {
+                    if let Some(first) = &pd.vm {
+                        let line = self.line(first.span.start);
+                        self.err(
+                            Diagnostic::error(format!("protection domain `{}` has more than one <virtual_machine>", pd.name))
+                                .at(tag_span(&child))
+                                .on(tag)
+                                .note(format!("the first is on line {line}"))
+                                .help("a protection domain manages at most one virtual machine; give the other VM its own PD"),
+                        );
+                    } else {
+                        pd.vm = self.vm(child);
                     }
                 }
                 "ioport" => {
@@ -530,7 +585,7 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
                     }
                 }
                 "protection_domain" => children.push(child),
-                _ => self.unknown_child(&child, tag, &["program_image", "map", "irq", "ioport", "setvar", "protection_domain"]),
+                _ => self.unknown_child(&child, tag, &["program_image", "map", "irq", "ioport", "setvar", "protection_domain", "virtual_machine"]),
             }
         }
         if image.is_none() {
@@ -542,8 +597,8 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             );
         }
         let index = self.pds.len();
+        let mut child_ids: Vec<(u8, Span)> = pd.vm.iter().flat_map(|vm| vm.vcpus.iter().map(|v| (v.id, v.span.clone()))).collect();
         self.pds.push(pd);
-        let mut child_ids: Vec<(u8, Span)> = Vec::new();
         for child in children {
             let before = self.pds.len();
             self.pd(child, Some(index), depth + 1);
@@ -551,12 +606,14 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
                 if let Some((_, first)) = child_ids.iter().find(|(i, _)| *i == id) {
                     let line = self.line(first.start);
                     let at = self.pds[before].attr_span("id");
+                    let vcpu = self.pds[index].vm.as_ref().is_some_and(|vm| vm.vcpus.iter().any(|v| v.id == id));
+                    let first = if vcpu { "vCPU" } else { "first child" };
                     self.err(
                         Diagnostic::error(format!("child id {id} is used twice in `{}`", self.pds[index].name))
                             .at(at)
                             .on(tag)
-                            .note(format!("the first child with id {id} is on line {line}"))
-                            .help(format!("give each child of a protection domain a distinct id from 0 to {MAX_CHILD_ID}")),
+                            .note(format!("the {first} with id {id} is on line {line}"))
+                            .help(format!("give each child PD and vCPU of a protection domain a distinct id from 0 to {MAX_CHILD_ID}")),
                     );
                 } else {
                     child_ids.push((id, span));
@@ -602,7 +659,11 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
     }
 
     fn map(&mut self, node: Node) -> Option<Map> {
-        let a = self.attrs(node, "map", MAP_ATTRS);
+        self.map_with(node, MAP_ATTRS)
+    }
+
+    fn map_with(&mut self, node: Node, allowed: &[&str]) -> Option<Map> {
+        let a = self.attrs(node, "map", allowed);
         self.elements(node, "map").iter().for_each(|c| self.unknown_child(c, "map", &[]));
         let mr = self.name(&a, "mr", "the name of the memory region to map");
         let top = self.board.arch.user_top() - 1;
@@ -618,7 +679,8 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         let cached = self.boolean(&a, "cached", true);
         let setvar_vaddr = self.optional_name(&a, "setvar_vaddr", "the program symbol to patch with the vaddr");
         let setvar_size = self.optional_name(&a, "setvar_size", "the program symbol to patch with the size");
-        Some(Map { mr: mr?, vaddr: vaddr?, perms, cached, setvar_vaddr, setvar_size, span: tag_span(&node), attrs: a.spans })
+        let setvar_prefill_size = self.optional_name(&a, "setvar_prefill_size", "the program symbol to patch with the size of the prefill data");
+        Some(Map { mr: mr?, vaddr: vaddr?, perms, cached, setvar_vaddr, setvar_size, setvar_prefill_size, span: tag_span(&node), attrs: a.spans })
     }
 
     fn id(&mut self, a: &Attrs, what: &str) -> Option<u8> {
@@ -645,19 +707,13 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         }
     }
 
-    fn irq(&mut self, node: Node) -> Option<Irq> {
+    fn irq(&mut self, node: Node) -> Option<IrqKind> {
         let tag = "irq";
         self.elements(node, tag).iter().for_each(|c| self.unknown_child(c, tag, &[]));
         let arch = self.board.arch;
         let has = |n: &str| node.attribute(n).is_some();
         if has("pcidev") || has("handle") {
-            self.err(
-                Diagnostic::error("MSI interrupts (`pcidev`, `handle`) are not supported")
-                    .at(tag_span(&node))
-                    .on(tag)
-                    .help("route the device through an I/O APIC pin: <irq pin=\"...\" vector=\"...\" id=\"...\"/>"),
-            );
-            return None;
+            return self.msi(node).map(IrqKind::Msi);
         }
         let x86_form = has("pin") || has("vector") || has("ioapic") || has("polarity");
         if arch == Arch::X86_64 {
@@ -700,13 +756,13 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
                 }
             };
             let setvar_id = self.optional_name(&a, "setvar_id", "the program symbol to patch with the id");
-            Some(Irq {
+            Some(IrqKind::Line(Irq {
                 id: id?,
                 source: IrqSource::Ioapic { ioapic, pin: pin?, vector: vector?, trigger, polarity },
                 setvar_id,
                 span: tag_span(&node),
                 attrs: a.spans,
-            })
+            }))
         } else {
             if x86_form {
                 self.err(
@@ -729,8 +785,252 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             };
             let trigger = self.trigger(&a);
             let setvar_id = self.optional_name(&a, "setvar_id", "the program symbol to patch with the id");
-            Some(Irq { id: id?, source: IrqSource::Arm { irq: irq?, trigger }, setvar_id, span: tag_span(&node), attrs: a.spans })
+            Some(IrqKind::Line(Irq { id: id?, source: IrqSource::Arm { irq: irq?, trigger }, setvar_id, span: tag_span(&node), attrs: a.spans }))
         }
+    }
+
+    /// An MSI interrupt (x86_64): `<irq pcidev="BUS:DEV.FN" handle="..." vector="..." id="..."/>`.
+    fn msi(&mut self, node: Node) -> Option<Msi> {
+        let tag = "irq";
+        if self.board.arch != Arch::X86_64 {
+            self.err(
+                Diagnostic::error(format!("MSI interrupts (`pcidev`, `handle`) exist only on x86_64, and board {} is {}", self.board.name, self.board.arch.name()))
+                    .at(tag_span(&node))
+                    .on(tag)
+                    .help(format!("on board {} an IRQ is a GIC interrupt: <irq irq=\"33\" id=\"...\" [trigger=\"level|edge\"]/>", self.board.name)),
+            );
+            return None;
+        }
+        let a = self.attrs(node, tag, MSI_ATTRS);
+        let id = self.id(&a, "IRQ");
+        let pcidev = match self.required(&a, "pcidev", "the PCI address of the device that raises the interrupt, BUS:DEV.FN in hexadecimal") {
+            Some(text) => self.pci(&a, "pcidev", text),
+            None => None,
+        };
+        let handle = match self.number(&a, "handle", 0, u64::MAX, "the value programmed into the data of the MSI") {
+            Some(Some(v)) => Some(v),
+            Some(None) => {
+                self.required(&a, "handle", "the value programmed into the data of the MSI");
+                None
+            }
+            None => None,
+        };
+        let vector = match self.number(&a, "vector", 0, X86_MAX_IRQ_VECTOR, "the CPU vector it is delivered on") {
+            Some(Some(v)) => Some(v as u8),
+            Some(None) => {
+                self.required(&a, "vector", &format!("the CPU vector it is delivered on, 0 to {X86_MAX_IRQ_VECTOR}"));
+                None
+            }
+            None => None,
+        };
+        let setvar_id = self.optional_name(&a, "setvar_id", "the program symbol to patch with the id");
+        Some(Msi { id: id?, pcidev: pcidev?, handle: handle?, vector: vector?, setvar_id, span: tag_span(&node), attrs: a.spans })
+    }
+
+    /// A PCI address, `BUS:DEV.FN` with each part hexadecimal (as `lspci` prints it).
+    fn pci(&mut self, a: &Attrs, attr: &str, text: &str) -> Option<PciAddr> {
+        let span = self.span_of(a, attr);
+        let help = format!(
+            "{attr} is a PCI address BUS:DEV.FN in hexadecimal, such as `00:1f.2`: bus 0 to ff, device 0 to {PCI_DEVICE_MAX:x}, function 0 to {PCI_FUNCTION_MAX}"
+        );
+        let part = |t: &str, max: u32| -> Result<u8, &'static str> {
+            let t = t.trim();
+            if t.starts_with('-') {
+                return Err("negative");
+            }
+            match u32::from_str_radix(t, 16) {
+                Ok(v) if v <= max => Ok(v as u8),
+                Ok(_) => Err("out of range"),
+                Err(_) => Err("not a hexadecimal number"),
+            }
+        };
+        let Some((bus, rest)) = text.split_once(':') else {
+            self.err(Diagnostic::error(format!("{attr} `{}` is not a PCI address", text.escape_debug())).at(span).on(a.tag).help(help));
+            return None;
+        };
+        let Some((device, function)) = rest.split_once('.') else {
+            self.err(Diagnostic::error(format!("{attr} `{}` is not a PCI address", text.escape_debug())).at(span).on(a.tag).help(help));
+            return None;
+        };
+        let mut bad = None;
+        let mut get = |t: &str, max: u32, what: &'static str| match part(t, max) {
+            Ok(v) => Some(v),
+            Err(why) => {
+                bad.get_or_insert((what, why));
+                None
+            }
+        };
+        let (b, d, f) = (get(bus, 0xff, "bus"), get(device, u32::from(PCI_DEVICE_MAX), "device"), get(function, u32::from(PCI_FUNCTION_MAX), "function"));
+        if let Some((what, why)) = bad {
+            self.err(Diagnostic::error(format!("{attr} `{}`: the PCI {what} is {why}", text.escape_debug())).at(span).on(a.tag).help(help));
+            return None;
+        }
+        Some(PciAddr { bus: b?, device: d?, function: f? })
+    }
+
+    /// `<virtual_machine>` inside a PD: a name, vCPUs and guest-physical maps.
+    fn vm(&mut self, node: Node) -> Option<VirtualMachine> {
+        let tag = "virtual_machine";
+        let arch = self.board.arch;
+        let x86 = arch == Arch::X86_64;
+        let a = self.attrs(node, tag, if x86 { X86_VM_ATTRS } else { ARM_VM_ATTRS });
+        if x86 {
+            for attr in ["priority", "budget", "period"] {
+                if let Some(at) = node.attributes().find(|x| x.name() == attr && x.namespace().is_none()) {
+                    // Reported by attrs() as unknown; say why.
+                    if let Some(d) = self.diags.iter_mut().rev().find(|d| d.span.as_ref() == Some(&at.range_qname())) {
+                        d.help = Some(format!("on x86_64 a virtual machine runs on its protection domain's thread and shares its scheduling; set {attr} on the <protection_domain>"));
+                    }
+                }
+            }
+        }
+        let name = self.name(&a, "name", "the virtual machine's unique name");
+        let priority = self.number(&a, "priority", 0, u64::from(MAX_PRIORITY), "the scheduling priority").flatten().map(|p| p as u8);
+        let budget = self.number(&a, "budget", 1, u64::MAX, "the budget in microseconds").flatten();
+        let period = self.number(&a, "period", 1, u64::MAX, "the period in microseconds").flatten();
+        let b = budget.unwrap_or(rampart_spec::DEFAULT_BUDGET_US);
+        if let Some(p) = period.filter(|&p| b > p) {
+            let span = self.span_of(&a, if budget.is_some() { "budget" } else { "period" });
+            self.err(
+                Diagnostic::error(format!("budget ({b} µs) is larger than period ({p} µs)"))
+                    .at(span)
+                    .on(tag)
+                    .help("a virtual machine's budget must be at most its period (the default budget is 1000 µs)"),
+            );
+        }
+        let mut vcpus: Vec<Vcpu> = Vec::new();
+        let mut vcpu_elements = 0usize;
+        let mut maps = Vec::new();
+        for child in self.elements(node, tag) {
+            match child.tag_name().name() {
+                "vcpu" => {
+                    vcpu_elements += 1;
+                    let va = self.attrs(child, "vcpu", VCPU_ATTRS);
+                    self.elements(child, "vcpu").iter().for_each(|c| self.unknown_child(c, "vcpu", &[]));
+                    let what = "the vCPU's id, drawn from its PD's child ids";
+                    let id = match self.number(&va, "id", 0, u64::from(MAX_VCPU_ID), what) {
+                        Some(Some(v)) => Some(v as u8),
+                        Some(None) => {
+                            self.required(&va, "id", &format!("{what}, 0 to {MAX_VCPU_ID}"));
+                            None
+                        }
+                        None => None,
+                    };
+                    let cpus = self.board.cpus;
+                    let cpu = self
+                        .number(&va, "cpu", 0, u64::from(cpus) - 1, &format!("the CPU it runs on (board {} has {cpus})", self.board.name))
+                        .flatten()
+                        .map(|c| c as u16);
+                    let setvar_id = self.optional_name(&va, "setvar_id", "the program symbol to patch with the vCPU's id");
+                    let Some(id) = id else { continue };
+                    if let Some(first) = vcpus.iter().find(|v| v.id == id) {
+                        let line = self.line(first.span.start);
+                        let at = self.span_of(&va, "id");
+                        self.err(
+                            Diagnostic::error(format!("vCPU id {id} is used twice in virtual machine `{}`", name.as_deref().unwrap_or("")))
+                                .at(at)
+                                .on("vcpu")
+                                .note(format!("the first is on line {line}"))
+                                .help(format!("give each vCPU a distinct id from 0 to {MAX_VCPU_ID}")),
+                        );
+                        continue;
+                    }
+                    if x86 && vcpus.len() >= X86_MAX_VCPUS {
+                        self.err(
+                            Diagnostic::error("a virtual machine on x86_64 has one vCPU")
+                                .at(tag_span(&child))
+                                .on("vcpu")
+                                .help("the guest runs on its protection domain's thread; remove the other <vcpu>s"),
+                        );
+                        continue;
+                    }
+                    vcpus.push(Vcpu { id, cpu, setvar_id, span: tag_span(&child), attrs: va.spans });
+                }
+                "map" => {
+                    if let Some(m) = self.map_with(child, VM_MAP_ATTRS) {
+                        maps.push(m);
+                    }
+                }
+                _ => self.unknown_child(&child, tag, &["vcpu", "map"]),
+            }
+        }
+        if vcpu_elements == 0 {
+            self.err(
+                Diagnostic::error(format!("virtual machine `{}` has no <vcpu>", name.as_deref().unwrap_or("")))
+                    .at(tag_span(&node))
+                    .on(tag)
+                    .help("add <vcpu id=\"0\"/>: the id is drawn from the PD's child ids"),
+            );
+        }
+        Some(VirtualMachine { name: name?, priority, budget_us: budget, period_us: period, vcpus, maps, span: tag_span(&node), attrs: a.spans })
+    }
+
+    /// `<io_address_space>`: an IOMMU address space for one PCI device, with `<iomap>`s.
+    fn io_space(&mut self, node: Node) -> Option<IoSpace> {
+        let tag = "io_address_space";
+        let a = self.attrs(node, tag, IO_SPACE_ATTRS);
+        let name = self.name(&a, "name", "the address space's unique name");
+        let peripheral = match self.required(&a, "peripheral_id", "the PCI address BUS:DEV.FN of the device the IOMMU isolates") {
+            Some(_) if self.board.arch != Arch::X86_64 => {
+                let span = self.span_of(&a, "peripheral_id");
+                self.err(
+                    Diagnostic::error(format!("IOMMU address spaces exist only on x86_64, and board {} is {}", self.board.name, self.board.arch.name()))
+                        .at(span)
+                        .on(tag)
+                        .help("Microkit identifies IOMMU devices by PCI address on x86_64 only; remove the <io_address_space>"),
+                );
+                None
+            }
+            Some(text) => self.pci(&a, "peripheral_id", text),
+            None => None,
+        };
+        let what = "the IOMMU domain id, unique in the system";
+        let domain_id = match self.number(&a, "domain_id", 0, u64::MAX, what) {
+            Some(Some(v)) => Some(v),
+            Some(None) => {
+                self.required(&a, "domain_id", what);
+                None
+            }
+            None => None,
+        };
+        let mut maps = Vec::new();
+        for child in self.elements(node, tag) {
+            if child.tag_name().name() != "iomap" {
+                self.unknown_child(&child, tag, &["iomap"]);
+                continue;
+            }
+            let ma = self.attrs(child, "iomap", IOMAP_ATTRS);
+            self.elements(child, "iomap").iter().for_each(|c| self.unknown_child(c, "iomap", &[]));
+            let mr = self.name(&ma, "mr", "the name of the memory region to map");
+            let what = "the I/O virtual address the device sees the region at";
+            let iovaddr = match self.number(&ma, "iovaddr", 0, IOVA_SPACE_BYTES - 1, what) {
+                Some(Some(v)) => Some(v),
+                Some(None) => {
+                    self.required(&ma, "iovaddr", what);
+                    None
+                }
+                None => None,
+            };
+            let (mut read, mut write) = (true, true);
+            if let Some(text) = child.attribute("perms") {
+                read = text.contains('r');
+                write = text.contains('w');
+                if text.is_empty() || text.chars().any(|c| c != 'r' && c != 'w') {
+                    let span = self.span_of(&ma, "perms");
+                    self.err(
+                        Diagnostic::error(format!("perms `{}` is not a permission of an I/O mapping", text.escape_debug()))
+                            .at(span)
+                            .on("iomap")
+                            .help("perms of an <iomap> is `r`, `w` or `rw` (default `rw`): devices do not execute"),
+                    );
+                    continue;
+                }
+            }
+            if let (Some(mr), Some(iovaddr)) = (mr, iovaddr) {
+                maps.push(IoMap { mr, iovaddr, read, write, span: tag_span(&child), attrs: ma.spans });
+            }
+        }
+        Some(IoSpace { name: name?, peripheral: peripheral?, domain_id: domain_id?, maps, span: tag_span(&node), attrs: a.spans })
     }
 
     fn ioport(&mut self, node: Node) -> Option<IoPort> {
@@ -792,10 +1092,37 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             Some(None) => Some(arch.min_page_size()),
             None => None,
         };
+        let bootinfo = match a.node.attribute("prefill_bootinfo") {
+            Some(kind) if PREFILL_BOOTINFO_KINDS.contains(&kind) => Some(kind.to_string()),
+            Some(kind) => {
+                let span = self.span_of(&a, "prefill_bootinfo");
+                let mut d = Diagnostic::error(format!("prefill_bootinfo `{}` is not a kind of boot information", kind.escape_debug())).at(span).on(tag);
+                d = match suggest(kind, PREFILL_BOOTINFO_KINDS) {
+                    Some(s) => d.help(format!("did you mean `{s}`? prefill_bootinfo is one of {}", list(PREFILL_BOOTINFO_KINDS))),
+                    None => d.help(format!("prefill_bootinfo is one of {}", list(PREFILL_BOOTINFO_KINDS))),
+                };
+                self.err(d);
+                None
+            }
+            None => None,
+        };
+        if bootinfo.is_some() && a.node.attribute("prefill_path").is_some() {
+            let span = self.span_of(&a, "prefill_bootinfo");
+            self.err(
+                Diagnostic::error("a region is prefilled from a file or with boot information, not both")
+                    .at(span)
+                    .on(tag)
+                    .help("remove prefill_path or prefill_bootinfo"),
+            );
+        }
         let size = match self.number(&a, "size", 1, u64::MAX, "the region's size in bytes") {
             Some(Some(v)) => Some(v),
+            // Boot information fills one page (as in Microkit).
+            Some(None) if a.node.attribute("prefill_bootinfo").is_some() => page,
+            // As large as the prefill file: filled in once the file is read.
+            Some(None) if a.node.attribute("prefill_path").is_some_and(|p| !p.is_empty()) => page,
             Some(None) => {
-                self.required(&a, "size", "the region's size in bytes, a multiple of its page size");
+                self.required(&a, "size", "the region's size in bytes, a multiple of its page size (it may be left out only with prefill_path)");
                 None
             }
             None => None,
@@ -839,12 +1166,15 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         // smallest values and no prefill, so that maps naming it are not reported as naming a
         // region that does not exist.
         let page_or_min = page.unwrap_or_else(|| arch.min_page_size());
+        let size_from_prefill = a.node.attribute("size").is_none() && prefill_path.is_some();
         Some(Region {
             name: name?,
             size_bytes: size.unwrap_or(page_or_min),
             page_size_bytes: page_or_min,
             phys_addr: phys,
             prefill_path: if size.is_some() { prefill_path } else { None },
+            prefill_bootinfo: bootinfo,
+            size_from_prefill,
             span: tag_span(&node),
             attrs: a.spans,
         })

@@ -6,13 +6,19 @@
 //! cycles; maps aligned to their region's page size, inside the user window below the stack, and
 //! not overlapping within one PD; fixed physical regions not overlapping; each hardware interrupt
 //! and I/O port given to at most one PD; unique setvar symbols within a PD; prefill files that
-//! exist and fit. Unused regions are warned about. Rampart's grants: `rampart:restart_children`
+//! exist and fit; on x86_64, `<setvar region_paddr>` only of regions with a `phys_addr`. Virtual
+//! machines: unique names, guest maps of existing regions that do not overlap, and on x86_64 no
+//! child PDs and no protected procedure calls into their PD. IOMMU address spaces: unique names,
+//! domain ids and devices; maps of small-page regions, aligned, below [`IOVA_SPACE_BYTES`] and
+//! not overlapping within one space. MSI ids and vectors share the PD's ids and the system's
+//! vectors with its other IRQs. Unused regions are warned about. Rampart's grants: `rampart:restart_children`
 //! only on a PD that has children.
 
 use crate::diag::{Diagnostic, LineIndex};
 use crate::model::*;
 use crate::Board;
-use rampart_spec::{IrqSource, MAX_PDS};
+use crate::parse::IOVA_SPACE_BYTES;
+use rampart_spec::{Arch, IrqSource, MAX_PDS};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -157,6 +163,16 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
         for s in &pd.setvars {
             if let Some(&ri) = mr_by_name.get(s.region_paddr.as_str()) {
                 used_regions[ri] = true;
+                let r = &sys.regions[ri];
+                if arch == Arch::X86_64 && r.phys_addr.is_none() {
+                    diags.push(
+                        Diagnostic::error(format!("<setvar> asks for the physical address of `{}`, which has no phys_addr, and the board is x86_64", r.name))
+                            .at(s.attrs.get("region_paddr").unwrap_or(s.span.clone()))
+                            .on("setvar")
+                            .note(format!("`{}` is on line {}", r.name, line(&r.span)))
+                            .help("x86_64's physical memory layout is known only at boot: give the region a phys_addr"),
+                    );
+                }
             } else {
                 diags.push(
                     Diagnostic::error(format!("<setvar> names memory region `{}`, which does not exist", s.region_paddr))
@@ -165,6 +181,189 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
                         .help(region_names()),
                 );
             }
+        }
+    }
+
+    // Virtual machines: unique names, guest maps that name regions and do not overlap, and on
+    // x86_64 (where the guest runs on its PD's thread) no child PDs.
+    let mut vm_names: HashMap<&str, &VirtualMachine> = HashMap::new();
+    for (pi, pd) in sys.pds.iter().enumerate() {
+        let Some(vm) = &pd.vm else { continue };
+        if let Some(first) = vm_names.get(vm.name.as_str()) {
+            diags.push(
+                Diagnostic::error(format!("virtual machine `{}` is defined twice", vm.name))
+                    .at(vm.attrs.get("name").unwrap_or(vm.span.clone()))
+                    .on("virtual_machine")
+                    .note(format!("the first definition is on line {}", line(&first.span)))
+                    .help("virtual machine names are unique within a system"),
+            );
+        } else {
+            vm_names.insert(&vm.name, vm);
+        }
+        if arch == Arch::X86_64 {
+            if let Some(child) = sys.pds.iter().find(|c| c.parent.is_some_and(|(p, _)| p == pi)) {
+                diags.push(
+                    Diagnostic::error(format!("protection domain `{}` runs a virtual machine and has child protection domains, which x86_64 cannot do", pd.name))
+                        .at(child.span.clone())
+                        .on("protection_domain")
+                        .note(format!("the virtual machine is on line {}", line(&vm.span)))
+                        .help("while the vCPU runs, the PD hears only its notifications: move the child PDs to another PD"),
+                );
+            }
+        }
+        let mut placed: BTreeMap<u64, (u64, &Map)> = BTreeMap::new();
+        for m in &vm.maps {
+            let Some(&ri) = mr_by_name.get(m.mr.as_str()) else {
+                diags.push(
+                    Diagnostic::error(format!("<map> names memory region `{}`, which does not exist", m.mr))
+                        .at(m.attrs.get("mr").unwrap_or(m.span.clone()))
+                        .on("map")
+                        .help(region_names()),
+                );
+                continue;
+            };
+            used_regions[ri] = true;
+            let r = &sys.regions[ri];
+            let vspan = m.attrs.get("vaddr").unwrap_or(m.span.clone());
+            if m.vaddr % r.page_size_bytes != 0 {
+                diags.push(
+                    Diagnostic::error(format!("vaddr {:#x} is not aligned to the page size of `{}` ({:#x})", m.vaddr, r.name, r.page_size_bytes))
+                        .at(vspan)
+                        .on("map")
+                        .help(format!("vaddr must be a multiple of {:#x}", r.page_size_bytes)),
+                );
+                continue;
+            }
+            let top = arch.user_top();
+            let Some(end) = m.vaddr.checked_add(r.size_bytes).filter(|&e| e <= top) else {
+                diags.push(
+                    Diagnostic::error(format!("`{}` mapped at {:#x} ({:#x} bytes) runs past {top:#x}, the end of the guest's address space", r.name, m.vaddr, r.size_bytes))
+                        .at(vspan)
+                        .on("map")
+                        .help(format!("guest maps end at or below {top:#x} on {}", arch.name())),
+                );
+                continue;
+            };
+            if let Some((s, (e, other))) = placed.range(..end).next_back().filter(|(_, (e, _))| m.vaddr < *e) {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "`{}` mapped at [{:#x}, {end:#x}) overlaps `{}` at [{s:#x}, {e:#x}) in virtual machine `{}`",
+                        r.name, m.vaddr, other.mr, vm.name
+                    ))
+                    .at(vspan)
+                    .on("map")
+                    .note(format!("the other map is on line {}", line(&other.span)))
+                    .help("give each map in a virtual machine its own guest-physical range"),
+                );
+                continue;
+            }
+            placed.insert(m.vaddr, (end, m));
+        }
+    }
+
+    // IOMMU address spaces: unique names, domain ids and devices; maps of existing small-page
+    // regions, aligned, inside the I/O virtual address space and not overlapping in one space.
+    let mut space_names: HashMap<&str, &IoSpace> = HashMap::new();
+    let mut domain_ids: HashMap<u64, &IoSpace> = HashMap::new();
+    let mut devices: HashMap<PciAddr, &IoSpace> = HashMap::new();
+    for sp in &sys.io_spaces {
+        let attr = |a: &str| sp.attrs.get(a).unwrap_or(sp.span.clone());
+        let mut dup = |what: String, at: Span, first: &IoSpace, help: &str| {
+            diags.push(
+                Diagnostic::error(what)
+                    .at(at)
+                    .on("io_address_space")
+                    .note(format!("the first is on line {}", line(&first.span)))
+                    .help(help.to_string()),
+            )
+        };
+        match space_names.get(sp.name.as_str()) {
+            Some(first) => dup(format!("IO address space `{}` is defined twice", sp.name), attr("name"), first, "IO address space names are unique within a system"),
+            None => {
+                space_names.insert(&sp.name, sp);
+            }
+        }
+        match domain_ids.get(&sp.domain_id) {
+            Some(first) => dup(
+                format!("domain_id {} is used by two IO address spaces", sp.domain_id),
+                attr("domain_id"),
+                first,
+                "each IO address space needs its own IOMMU domain id: the IOMMU caches translations by domain",
+            ),
+            None => {
+                domain_ids.insert(sp.domain_id, sp);
+            }
+        }
+        match devices.get(&sp.peripheral) {
+            Some(first) => dup(
+                format!("PCI device {} has two IO address spaces", sp.peripheral),
+                attr("peripheral_id"),
+                first,
+                "a device has one IO address space; map more regions into the first",
+            ),
+            None => {
+                devices.insert(sp.peripheral, sp);
+            }
+        }
+        let mut placed: BTreeMap<u64, (u64, &IoMap)> = BTreeMap::new();
+        for m in &sp.maps {
+            let Some(&ri) = mr_by_name.get(m.mr.as_str()) else {
+                diags.push(
+                    Diagnostic::error(format!("<iomap> names memory region `{}`, which does not exist", m.mr))
+                        .at(m.attrs.get("mr").unwrap_or(m.span.clone()))
+                        .on("iomap")
+                        .help(region_names()),
+                );
+                continue;
+            };
+            used_regions[ri] = true;
+            let r = &sys.regions[ri];
+            let vspan = m.attrs.get("iovaddr").unwrap_or(m.span.clone());
+            if r.page_size_bytes != arch.min_page_size() {
+                diags.push(
+                    Diagnostic::error(format!("`{}` has {:#x}-byte pages, which seL4 cannot map into an IOMMU address space", r.name, r.page_size_bytes))
+                        .at(m.attrs.get("mr").unwrap_or(m.span.clone()))
+                        .on("iomap")
+                        .note(format!("`{}` is on line {}", r.name, line(&r.span)))
+                        .help(format!("give `{}` page_size=\"{:#x}\": seL4 maps only small pages in the IOMMU", r.name, arch.min_page_size())),
+                );
+                continue;
+            }
+            if m.iovaddr % r.page_size_bytes != 0 {
+                diags.push(
+                    Diagnostic::error(format!("iovaddr {:#x} is not aligned to the page size of `{}` ({:#x})", m.iovaddr, r.name, r.page_size_bytes))
+                        .at(vspan)
+                        .on("iomap")
+                        .help(format!("iovaddr must be a multiple of {:#x}", r.page_size_bytes)),
+                );
+                continue;
+            }
+            let Some(end) = m.iovaddr.checked_add(r.size_bytes).filter(|&e| e <= IOVA_SPACE_BYTES) else {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "`{}` mapped at I/O address {:#x} ({:#x} bytes) runs past {IOVA_SPACE_BYTES:#x}, the end of the IO address space",
+                        r.name, m.iovaddr, r.size_bytes
+                    ))
+                    .at(vspan)
+                    .on("iomap")
+                    .help(format!("I/O virtual addresses are below {IOVA_SPACE_BYTES:#x} (2^39)")),
+                );
+                continue;
+            };
+            if let Some((s, (e, other))) = placed.range(..end).next_back().filter(|(_, (e, _))| m.iovaddr < *e) {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "`{}` mapped at I/O addresses [{:#x}, {end:#x}) overlaps `{}` at [{s:#x}, {e:#x}) in IO address space `{}`",
+                        r.name, m.iovaddr, other.mr, sp.name
+                    ))
+                    .at(vspan)
+                    .on("iomap")
+                    .note(format!("the other map is on line {}", line(&other.span)))
+                    .help("give each map in an IO address space its own I/O address range"),
+                );
+                continue;
+            }
+            placed.insert(m.iovaddr, (end, m));
         }
     }
 
@@ -184,7 +383,8 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
         }
     };
     for (pi, pd) in sys.pds.iter().enumerate() {
-        for m in &pd.maps {
+        // A guest's maps patch the symbols of its PD's program.
+        for m in pd.maps.iter().chain(pd.vm.iter().flat_map(|vm| &vm.maps)) {
             if let Some(s) = &m.setvar_vaddr {
                 claim_symbol(pi, s, m.attrs.get("setvar_vaddr").unwrap_or(m.span.clone()), "map", diags);
             }
@@ -192,12 +392,36 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
                 claim_symbol(pi, s, m.attrs.get("setvar_size").unwrap_or(m.span.clone()), "map", diags);
             }
         }
+        for m in pd.maps.iter().chain(pd.vm.iter().flat_map(|vm| &vm.maps)) {
+            let Some(s) = &m.setvar_prefill_size else { continue };
+            let at = m.attrs.get("setvar_prefill_size").unwrap_or(m.span.clone());
+            if let Some(r) = mr_by_name.get(m.mr.as_str()).map(|&ri| &sys.regions[ri]).filter(|r| r.prefill_path.is_none()) {
+                diags.push(
+                    Diagnostic::error(format!("setvar_prefill_size asks for the size of `{}`'s prefill data, and it has no prefill_path", r.name))
+                        .at(at.clone())
+                        .on("map")
+                        .note(format!("`{}` is on line {}", r.name, line(&r.span)))
+                        .help("give the region a prefill_path, or remove setvar_prefill_size"),
+                );
+            }
+            claim_symbol(pi, s, at, "map", diags);
+        }
         for s in &pd.setvars {
             claim_symbol(pi, &s.symbol, s.attrs.get("symbol").unwrap_or(s.span.clone()), "setvar", diags);
         }
         for i in &pd.irqs {
             if let Some(s) = &i.setvar_id {
                 claim_symbol(pi, s, i.attrs.get("setvar_id").unwrap_or(i.span.clone()), "irq", diags);
+            }
+        }
+        for m in &pd.msis {
+            if let Some(s) = &m.setvar_id {
+                claim_symbol(pi, s, m.attrs.get("setvar_id").unwrap_or(m.span.clone()), "irq", diags);
+            }
+        }
+        for v in pd.vm.iter().flat_map(|vm| &vm.vcpus) {
+            if let Some(s) = &v.setvar_id {
+                claim_symbol(pi, s, v.attrs.get("setvar_id").unwrap_or(v.span.clone()), "vcpu", diags);
             }
         }
     }
@@ -227,6 +451,9 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
         }
         for p in &pd.ioports {
             claim_id(pi, p.id, p.attrs.get("id").unwrap_or(p.span.clone()), "ioport", diags);
+        }
+        for m in &pd.msis {
+            claim_id(pi, m.id, m.attrs.get("id").unwrap_or(m.span.clone()), "irq", diags);
         }
     }
 
@@ -259,6 +486,15 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
             }
             calls[from].push((to, ch));
             let (pf, pt) = (&sys.pds[from], &sys.pds[to]);
+            if let (Arch::X86_64, Some(vm)) = (arch, &pt.vm) {
+                diags.push(
+                    Diagnostic::error(format!("`{}` may not make protected procedure calls to `{}`, which runs a virtual machine on x86_64", pf.name, pt.name))
+                        .at(e.attrs.get("pp").unwrap_or(e.span.clone()))
+                        .on("end")
+                        .note(format!("the virtual machine is on line {}", line(&vm.span)))
+                        .help(format!("while the vCPU runs, `{}` hears only notifications: notify it instead, or let it call you", pt.name)),
+                );
+            }
             if pt.priority <= pf.priority {
                 diags.push(
                     Diagnostic::error(format!(
@@ -321,6 +557,19 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
                 }
             }
         }
+        for m in &pd.msis {
+            if let Some((owner, first)) = vector_owner.get(&m.vector) {
+                diags.push(
+                    Diagnostic::error(format!("vector {} is used by two IRQs (`{}` and `{}`)", m.vector, sys.pds[*owner].name, pd.name))
+                        .at(m.attrs.get("vector").unwrap_or(m.span.clone()))
+                        .on("irq")
+                        .note(format!("it is first used on line {}", line(first)))
+                        .help("each IRQ needs its own CPU vector"),
+                );
+            } else {
+                vector_owner.insert(m.vector, (pi, m.span.clone()));
+            }
+        }
         for p in &pd.ioports {
             let (s, e) = (u32::from(p.addr), u32::from(p.addr) + p.size);
             if let Some((os, (oe, owner, other))) = ports.range(..e).next_back().filter(|(_, (oe, _, _))| s < *oe) {
@@ -362,12 +611,28 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
     }
 
     // Prefill files.
+    if base_dir.is_none() {
+        for r in sys.regions.iter().filter(|r| r.size_from_prefill) {
+            diags.push(
+                Diagnostic::error(format!("the size of region `{}` comes from its prefill file, which is not read here", r.name))
+                    .at(r.attrs.get("prefill_path").unwrap_or(r.span.clone()))
+                    .on("memory_region")
+                    .help("give the region a size, or check the system file by its path so that the prefill file can be found"),
+            );
+        }
+    }
     if let Some(base) = base_dir {
         for r in &sys.regions {
             let Some(path) = &r.prefill_path else { continue };
             let full = base.join(path);
             let span = r.attrs.get("prefill_path").unwrap_or(r.span.clone());
             match std::fs::metadata(&full) {
+                Ok(meta) if meta.is_file() && meta.len() == 0 => diags.push(
+                    Diagnostic::error(format!("prefill file `{path}` is empty"))
+                        .at(span)
+                        .on("memory_region")
+                        .help("a prefill file holds the bytes the region starts with; leave prefill_path out for a zeroed region"),
+                ),
                 Ok(meta) if meta.is_file() && meta.len() <= r.size_bytes => {}
                 Ok(meta) if meta.is_file() => diags.push(
                     Diagnostic::error(format!("prefill file `{path}` is {} bytes, larger than region `{}` ({} bytes)", meta.len(), r.name, r.size_bytes))
