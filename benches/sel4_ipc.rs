@@ -6,7 +6,7 @@
 //! `rampart run` does)
 //!
 //! Each run is `rampart run --board qemu-x86_64 benches/systems/ipc.xml`. bench_a does rounds of
-//! four measurements, interleaved (see `components/bench_a`): runtime notifications
+//! four measurements, interleaved (see `benches/components/bench_a`): runtime notifications
 //! (`Channel::notify` / `Handler::notified` both ways), raw `seL4_Signal` + `seL4_Wait`, raw
 //! `seL4_Call` answered with `seL4_ReplyRecv`, and runtime one-word protected calls
 //! (`Channel::pp_call` / `Handler::protected`). The raw ones use the same capabilities and kernel

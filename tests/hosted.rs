@@ -248,7 +248,7 @@ fn a_pd_with_a_heap_allocates_and_frees_and_draws_fresh_randomness() {
 
 #[test]
 fn usig_pds_certify_with_increasing_counters_verify_each_other_and_refuse_tampering() {
-    // tests/systems/usig.xml: the checks are in components/usig_client; the timing it logs
+    // tests/systems/usig.xml: the checks are in tests/components/usig_client; the timing it logs
     // afterwards is not judged here.
     let o = run("tests/systems/usig.xml", &[]);
     let t = text(&o);

@@ -197,7 +197,7 @@ fn a_panicking_pd_is_reported_by_name_and_when_every_pd_has_stopped_the_system_e
     }
     let output = run.output.join("\n");
     assert_eq!(run.end, BootEnd::Exited(1), "{output}");
-    assert!(output.contains("rampart: PD `first` panicked: panicked at components/crasher/src/main.rs"), "{output}");
+    assert!(output.contains("rampart: PD `first` panicked: panicked at tests/components/crasher/src/main.rs"), "{output}");
     assert!(output.contains("crashing on purpose in life 1"), "{output}");
     assert!(output.contains("rampart: PD `second` panicked:") && output.contains("crashing on purpose in life 2"), "{output}");
     assert!(output.contains("rampart: holding PD `first` (restart policy: hold)"), "{output}");

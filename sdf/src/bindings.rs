@@ -248,7 +248,8 @@ fn metadata_system(manifest_dir: &Path) -> Option<PathBuf> {
 
 /// The system file a component is built against: `$RAMPART_SYSTEM`, else the crate's
 /// `[package.metadata.rampart] system = "..."`, else the `system.xml` at the root of the
-/// workspace (the nearest ancestor holding `components/`).
+/// workspace (the nearest ancestor holding `components/` and a `system.xml`; `tests/` holds a
+/// `components/` of its own).
 pub fn system_for(manifest_dir: &Path) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(SYSTEM_ENV) {
         return Some(PathBuf::from(p));
@@ -256,7 +257,11 @@ pub fn system_for(manifest_dir: &Path) -> Option<PathBuf> {
     if let Some(p) = metadata_system(manifest_dir) {
         return Some(p);
     }
-    manifest_dir.ancestors().find(|d| d.join("components").is_dir()).map(|d| d.join("system.xml"))
+    let root = manifest_dir
+        .ancestors()
+        .find(|d| d.join("components").is_dir() && d.join("system.xml").is_file())
+        .or_else(|| manifest_dir.ancestors().find(|d| d.join("components").is_dir()));
+    root.map(|d| d.join("system.xml"))
 }
 
 /// Everything a component's `build.rs` needs: find and check the system, generate the bindings

@@ -166,9 +166,9 @@ pub fn check_file(path: &Path, opts: &Options) -> Result<Checked, Report> {
     check_bytes(&shown, &bytes, &opts)
 }
 
-/// Where a workspace keeps component crates, relative to its root: the PDs that ship, and the PDs
-/// that exist only for tests and benchmarks.
-pub const COMPONENT_DIRS: &[&str] = &["components", "tests/components"];
+/// Where a workspace keeps component crates, relative to its root: the PDs that ship, the examples a
+/// user reads to learn, and the PDs that exist only for tests and for benchmarks.
+pub const COMPONENT_DIRS: &[&str] = &["components", "examples", "tests/components", "benches/components"];
 
 /// The components of the workspace that holds `start`: the crates (subdirectories with a
 /// `Cargo.toml`) under [`COMPONENT_DIRS`] of the nearest directory at or above `start` that holds
