@@ -107,7 +107,7 @@ pub fn unsupported(sys: &System, spec: &SystemSpec, backend: Backend) -> Vec<Dia
                     Diagnostic::error(format!("the hosted backend runs workspace components only, and `{path}` is not one"))
                         .at(pd.program_image_span.clone())
                         .on("program_image")
-                        .help("name a component as `NAME.elf`, where components/NAME is a crate of the workspace"),
+                        .help("name a component as `NAME.elf`, where NAME is a component crate of the workspace (components/, examples/, tests/components/ or benches/components/)"),
                 );
             }
         }
