@@ -246,12 +246,16 @@ fn setup(board: &Board, tests: bool, mode: rampart::setup::Mode, prefix: &str) -
 }
 
 /// Before an seL4 build: install (or name in one line) what `board` needs. Exit code 2 for an
-/// unknown board or a missing tool that cannot be installed.
+/// unknown board or a missing tool that cannot be installed. A board without a kernel installs
+/// nothing: its build is refused with its own message.
 fn setup_sel4(board: &str) -> Result<(), ExitCode> {
     let b = Board::named(board).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(2)
     })?;
+    if b.kernel.is_none() {
+        return Ok(());
+    }
     setup(&b, false, rampart::setup::Mode::Install, "error: ").map(|_| ())
 }
 
@@ -383,9 +387,6 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Build { file: Some(file), board, verbose } => {
-            if let Err(code) = setup_sel4(&board) {
-                return code;
-            }
             let system = SystemArgs { file, board };
             let mut opts = match options(&system) {
                 Ok(o) => o,
@@ -401,6 +402,9 @@ fn main() -> ExitCode {
             };
             if !checked.report.diagnostics.is_empty() {
                 print_report(&checked.report, err_color);
+            }
+            if let Err(code) = setup_sel4(&opts.board.name) {
+                return code;
             }
             let layout = rampart::sel4::Layout::of_tool();
             match rampart::sel4::system::build_system(&layout, &opts.board, &checked.spec, &system.file, rampart::sel4::BuildOptions { verbose }) {
