@@ -150,27 +150,34 @@ pub fn ensure(needs: &[Need], mode: Mode) -> Result<Vec<&'static str>, SetupErro
         return Ok(Vec::new());
     }
     let line = missing_line(&lacking);
-    if mode == Mode::Check || find_program("apt-get").is_none() {
+    let Some(apt_get) = find_program("apt-get").filter(|_| mode == Mode::Install) else {
         return Err(SetupError(line));
-    }
-    // The command prefix that runs apt-get as root, if this user has one.
-    let prefix: Vec<&str> = if is_root() {
-        vec![]
-    } else if find_program("sudo").is_some()
-        && Command::new("sudo").args(["-n", "true"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
-    {
-        vec!["sudo", "-n"]
+    };
+    // As root, apt-get itself; otherwise through sudo, if it needs no password (-n: never ask).
+    let sudo = if is_root() {
+        None
     } else {
-        return Err(SetupError(line));
+        match find_program("sudo") {
+            Some(sudo) if Command::new(&sudo).args(["-n", "true"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success()) => Some(sudo),
+            _ => return Err(SetupError(line)),
+        }
     };
     let packages = packages(&lacking);
     let apt = |args: &[&str]| -> Result<Output, SetupError> {
-        let mut cmd = Command::new(prefix.first().copied().unwrap_or("env"));
-        cmd.args(prefix.iter().skip(1));
-        if !prefix.is_empty() {
-            cmd.arg("env");
-        }
-        cmd.arg("DEBIAN_FRONTEND=noninteractive").arg("apt-get").args(args).stdin(Stdio::null());
+        let mut cmd = match &sudo {
+            None => {
+                let mut cmd = Command::new(&apt_get);
+                cmd.env("DEBIAN_FRONTEND", "noninteractive");
+                cmd
+            }
+            Some(sudo) => {
+                // sudo resets the environment: `env` sets the variable on the far side.
+                let mut cmd = Command::new(sudo);
+                cmd.args(["-n", "env", "DEBIAN_FRONTEND=noninteractive"]).arg(&apt_get);
+                cmd
+            }
+        };
+        cmd.args(args).stdin(Stdio::null());
         cmd.output().map_err(|e| SetupError(format!("{line} (cannot run apt-get: {e})")))
     };
     eprintln!("rampart: installing {} with apt-get (for {})", packages.join(" "), lacking.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "));
