@@ -91,7 +91,7 @@ fn usage_errors_exit_with_status_2() {
 #[test]
 fn every_command_has_help() {
     let ws = workspace();
-    for args in [&["--help"][..], &["check", "--help"], &["describe", "--help"], &["boards", "--help"], &["help"]] {
+    for args in [&["--help"][..], &["check", "--help"], &["describe", "--help"], &["boards", "--help"], &["setup", "--help"], &["help"]] {
         let out = rampart(args, &ws);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
         assert!(text(&out.stdout).contains("Usage: rampart"), "{args:?}: {}", text(&out.stdout));
