@@ -7,7 +7,9 @@
 
 pub mod describe;
 pub mod hosted;
+pub mod progress;
 pub mod sel4;
+pub mod setup;
 
 pub use rampart_sdf as sdf;
 

@@ -2,7 +2,8 @@
 //! build and boot the seL4 kernel and root task.
 //!
 //! Exit status: 0 success; 1 the system is invalid or a command failed; 2 bad usage (unknown
-//! flag, unknown board).
+//! flag, unknown board), or a host tool is missing that could not be installed (one line names
+//! it, see `rampart setup`).
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rampart::describe;
@@ -106,6 +107,20 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Install what building and booting seL4 images for a board needs (Debian packages, with
+    /// apt-get as root or through password-less sudo), or name it in one line (exit status 2).
+    /// `rampart run`, `build` and `boot` do this by themselves before their first build.
+    Setup {
+        /// The board whose kernel build and QEMU to set up (see `rampart boards`).
+        #[arg(long, default_value = DEFAULT_BOARD)]
+        board: String,
+        /// Also what the workspace's tests need: pip, and the PyPI package sdfgen in target/pydeps.
+        #[arg(long)]
+        tests: bool,
+        /// Install nothing: only name what is missing (exit status 2 if anything is).
+        #[arg(long)]
+        check: bool,
+    },
     /// List the boards a system can be checked and built for.
     Boards,
     /// Write the system file of a MinBFT cluster: n replicas with their USIGs under a
@@ -207,6 +222,43 @@ fn sel4_build(board: &str, verbose: bool, summary_to_stdout: bool) -> Result<(Bo
     Ok((b, images))
 }
 
+/// What `rampart setup` gives the host: the tools to build and boot `board`'s seL4 images and,
+/// with `tests`, pip and the tests' PyPI package `sdfgen` (in `<workspace>/target/pydeps`).
+/// Exit code 2 with one line when something is missing and cannot be installed.
+fn setup(board: &Board, tests: bool, mode: rampart::setup::Mode, prefix: &str) -> Result<Vec<String>, ExitCode> {
+    use rampart::setup;
+    let mut needs = rampart::sel4::host::boot_tools(board);
+    if tests {
+        needs.push(setup::pip());
+    }
+    let fail = |e: setup::SetupError| {
+        eprintln!("{prefix}{e}");
+        ExitCode::from(2)
+    };
+    let mut installed: Vec<String> = setup::ensure(&needs, mode).map_err(fail)?.iter().map(|p| p.to_string()).collect();
+    if tests {
+        let pydeps = Path::new(rampart::WORKSPACE_DIR).join("target").join("pydeps");
+        if setup::ensure_pypi(&pydeps, "sdfgen", mode).map_err(fail)? {
+            installed.push(format!("sdfgen (PyPI, into {})", pydeps.display()));
+        }
+    }
+    Ok(installed)
+}
+
+/// Before an seL4 build: install (or name in one line) what `board` needs. Exit code 2 for an
+/// unknown board or a missing tool that cannot be installed. A board without a kernel installs
+/// nothing: its build is refused with its own message.
+fn setup_sel4(board: &str) -> Result<(), ExitCode> {
+    let b = Board::named(board).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })?;
+    if b.kernel.is_none() {
+        return Ok(());
+    }
+    setup(&b, false, rampart::setup::Mode::Install, "error: ").map(|_| ())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let err_color = use_color(cli.color, std::io::stderr().is_terminal());
@@ -297,6 +349,9 @@ fn main() -> ExitCode {
                 print_report(&checked.report, err_color);
             }
             if !hosted {
+                if let Err(code) = setup_sel4(&opts.board.name) {
+                    return code;
+                }
                 let policy = match restart.unwrap_or(PolicyArg::Restart) {
                     PolicyArg::Restart => rampart::sel4::system::RestartPolicy::Restart,
                     PolicyArg::Hold => rampart::sel4::system::RestartPolicy::Hold,
@@ -327,7 +382,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Build { file: None, board, verbose } => match sel4_build(&board, verbose, true) {
+        Command::Build { file: None, board, verbose } => match setup_sel4(&board).and_then(|()| sel4_build(&board, verbose, true)) {
             Ok(_) => ExitCode::SUCCESS,
             Err(code) => code,
         },
@@ -347,6 +402,9 @@ fn main() -> ExitCode {
             };
             if !checked.report.diagnostics.is_empty() {
                 print_report(&checked.report, err_color);
+            }
+            if let Err(code) = setup_sel4(&opts.board.name) {
+                return code;
             }
             let layout = rampart::sel4::Layout::of_tool();
             match rampart::sel4::system::build_system(&layout, &opts.board, &checked.spec, &system.file, rampart::sel4::BuildOptions { verbose }) {
@@ -373,12 +431,10 @@ fn main() -> ExitCode {
                 eprintln!("error: --timeout must be a positive number of seconds");
                 return ExitCode::from(2);
             }
-            // All missing tools in one line, before spending time on a build QEMU could not boot.
-            if let Ok(b) = Board::named(&board) {
-                if let Err(e) = rampart::sel4::host::require(&rampart::sel4::host::boot_tools(&b)) {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(1);
-                }
+            // Every missing tool installed, or named in one line, before spending time on a
+            // build QEMU could not boot.
+            if let Err(code) = setup_sel4(&board) {
+                return code;
             }
             let (b, images) = match sel4_build(&board, verbose, false) {
                 Ok(x) => x,
@@ -439,6 +495,25 @@ fn main() -> ExitCode {
                         ExitCode::from(1)
                     }
                 },
+            }
+        }
+        Command::Setup { board, tests, check } => {
+            let b = match Board::named(&board) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let mode = if check { rampart::setup::Mode::Check } else { rampart::setup::Mode::Install };
+            match setup(&b, tests, mode, "") {
+                Ok(installed) => {
+                    let what = if tests { "the tests" } else { "building and booting seL4 images" };
+                    let done = if installed.is_empty() { String::new() } else { format!(" (installed {})", installed.join(", ")) };
+                    eprintln!("ok: this host has what {what} on {board} need{}{done}", if tests { "" } else { "s" });
+                    ExitCode::SUCCESS
+                }
+                Err(code) => code,
             }
         }
         Command::Boards => {

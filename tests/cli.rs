@@ -91,7 +91,7 @@ fn usage_errors_exit_with_status_2() {
 #[test]
 fn every_command_has_help() {
     let ws = workspace();
-    for args in [&["--help"][..], &["check", "--help"], &["describe", "--help"], &["boards", "--help"], &["help"]] {
+    for args in [&["--help"][..], &["check", "--help"], &["describe", "--help"], &["boards", "--help"], &["setup", "--help"], &["help"]] {
         let out = rampart(args, &ws);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
         assert!(text(&out.stdout).contains("Usage: rampart"), "{args:?}: {}", text(&out.stdout));
@@ -183,4 +183,72 @@ fn boards_lists_the_default_and_what_sel4_can_do_with_each() {
     let t = text(&out.stdout);
     assert!(t.lines().any(|l| l.starts_with("qemu-x86_64") && l.contains("build, boot") && l.ends_with("(default)")), "{t}");
     assert!(t.lines().any(|l| l.starts_with("qemu-sabrelite") && l.contains("check only")), "{t}");
+}
+
+/// A directory of stand-ins for every program `rampart setup` looks for, except `hidden`; a
+/// stand-in `python3` imports anything. Used as the whole `PATH`, so nothing can be installed
+/// (there is no apt-get on it) and the test never depends on what this machine has.
+fn path_without(hidden: &[&str]) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    for program in ["make", "gcc", "cpp", "ld", "objcopy", "strip", "xmllint", "python3", "qemu-system-x86_64"] {
+        if !hidden.contains(&program) {
+            let p = write(dir.path(), program, "#!/bin/sh\nexit 0\n");
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    dir
+}
+
+fn rampart_with_path(args: &[&str], path: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rampart")).args(args).current_dir(workspace()).env("PATH", path).output().expect("run rampart")
+}
+
+/// `sudo ` unless the tests run as root, as the one-line message says it.
+fn sudo() -> &'static str {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        ""
+    } else {
+        "sudo "
+    }
+}
+
+#[test]
+fn setup_check_names_exactly_the_missing_tools_and_their_packages_in_one_line() {
+    let path = path_without(&["qemu-system-x86_64", "xmllint"]);
+    let out = rampart_with_path(&["setup", "--check", "--tests"], path.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), format!("missing: xmllint, qemu-system-x86_64: run '{}apt-get install libxml2-utils qemu-system-x86'\n", sudo()));
+    assert_eq!(text(&out.stdout), "");
+
+    let all = path_without(&[]);
+    let out = rampart_with_path(&["setup", "--check", "--tests"], all.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "ok: this host has what the tests on qemu-x86_64 need\n");
+}
+
+#[test]
+fn setup_check_on_a_bare_path_names_every_tool_python_module_and_package() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = rampart_with_path(&["setup", "--check", "--tests"], empty.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "missing: make, gcc, cpp, ld, objcopy, strip, xmllint, python3, python3 -m venv, qemu-system-x86_64, python3 -m pip: run '{}apt-get install make gcc cpp binutils libxml2-utils python3 python3-venv qemu-system-x86 python3-pip'\n",
+            sudo()
+        )
+    );
+}
+
+#[test]
+fn an_sel4_build_that_cannot_install_its_tools_stops_first_with_the_same_line() {
+    // No apt-get on this PATH: the build cannot install, so it names the tools and exits 2
+    // before building anything.
+    let path = path_without(&["xmllint"]);
+    let out = rampart_with_path(&["build"], path.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), format!("error: missing: xmllint: run '{}apt-get install libxml2-utils'\n", sudo()));
+    assert_eq!(text(&out.stdout), "");
 }

@@ -4,8 +4,9 @@
 //! port, and ends QEMU with its status through it.
 //!
 //! Needs make, gcc, binutils, xmllint (libxml2-utils), python3 with venv and pip (PyPI reachable
-//! the first time) and qemu-system-x86_64 (qemu-system-x86); `.ci/run` installs them. A missing
-//! tool fails these tests with the one line that names the packages: nothing is skipped.
+//! the first time) and qemu-system-x86_64 (qemu-system-x86); `cargo xtask test` installs them
+//! (`rampart setup --tests`). A missing tool fails these tests with the one line that names the
+//! packages (`missing: xmllint: run 'apt-get install libxml2-utils'`): nothing is skipped.
 //! The builds share `target/sel4` (behind a lock) with `rampart build`.
 
 use rampart::sel4::qemu::{BootEnd, BootOptions};

@@ -1,26 +1,18 @@
 //! What the seL4 build needs from the host, checked before anything runs.
 //!
-//! Programs are looked up on `PATH`; when any is missing the build stops with one line naming
-//! every missing program and the Debian packages to `apt-get install`. Nothing is skipped
-//! silently. The kernel build's Python packages (PyPI `tempita`, `six`, `ply`) go into a venv
+//! Programs are looked up on `PATH` (through [`crate::setup`], which `rampart setup` and the
+//! CLI's seL4 commands also use to install them); when any is missing the build stops with one
+//! line naming every missing program and the Debian packages to `apt-get install`. Nothing is
+//! skipped silently. The kernel build's Python packages (PyPI `tempita`, `six`, `ply`) go into a venv
 //! under `target/sel4/venv`, whose `bin/` also gives make the unversioned `python` it calls.
 
 use super::{err, io_err, BuildOptions, Error};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// A program the build or boot runs, and the Debian package that provides it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tool {
-    pub program: String,
-    pub debian_package: &'static str,
-}
-
-impl Tool {
-    pub fn new(program: &str, debian_package: &'static str) -> Tool {
-        Tool { program: program.to_string(), debian_package }
-    }
-}
+/// A program (or Python module) the build or boot needs, and the Debian package that provides it.
+pub use crate::setup::find_program;
+pub use crate::setup::Need as Tool;
 
 /// The PyPI packages the kernel build's Python tools import.
 pub const PYTHON_PACKAGES: &[&str] = &["tempita", "six", "ply"];
@@ -36,6 +28,7 @@ pub fn build_tools() -> Vec<Tool> {
         Tool::new("strip", "binutils"),
         Tool::new("xmllint", "libxml2-utils"),
         Tool::new("python3", "python3"),
+        crate::setup::venv(),
     ]
 }
 
@@ -56,16 +49,9 @@ pub fn qemu_tool(binary: &str) -> Tool {
     Tool::new(binary, debian_package)
 }
 
-/// The file `program` resolves to on `PATH`, if it is an executable file there.
-pub fn find_program(program: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
-}
-
-/// Fail with one line if any of `tools` is not on `PATH`.
+/// Fail with one line if any of `tools` is missing (this never installs: `rampart setup` does).
 pub fn require(tools: &[Tool]) -> Result<(), Error> {
-    missing_message(tools.iter().filter(|t| find_program(&t.program).is_none()).cloned().collect())
+    missing_message(crate::setup::missing(tools))
 }
 
 /// The one-line error for these missing tools (`Ok` when there are none).
@@ -73,15 +59,7 @@ pub fn missing_message(missing: Vec<Tool>) -> Result<(), Error> {
     if missing.is_empty() {
         return Ok(());
     }
-    let programs: Vec<&str> = missing.iter().map(|t| t.program.as_str()).collect();
-    let mut packages: Vec<&str> = missing.iter().map(|t| t.debian_package).collect();
-    packages.sort();
-    packages.dedup();
-    err(format!(
-        "building and booting seL4 images needs {} on PATH; on Debian: apt-get install {}",
-        programs.join(", "),
-        packages.join(" ")
-    ))
+    err(crate::setup::missing_line(&missing))
 }
 
 /// The venv's `bin/` directory, created with the build's Python packages if needed.
@@ -92,6 +70,7 @@ pub fn python_venv(venv: &Path, opts: BuildOptions) -> Result<PathBuf, Error> {
         return Ok(bin);
     }
     let _ = std::fs::remove_dir_all(venv);
+    let _step = crate::progress::Step::start("creating the kernel build's Python venv (pip install tempita six ply)", opts.verbose);
     let out = Command::new("python3").arg("-m").arg("venv").arg(venv).stdin(Stdio::null()).output().map_err(|e| Error(format!("cannot run python3: {e}")))?;
     if !out.status.success() || !python.is_file() {
         let why = String::from_utf8_lossy(&out.stderr);
@@ -152,15 +131,15 @@ mod tests {
         .unwrap_err()
         .0;
         assert!(!e.contains('\n'), "{e}");
-        assert!(e.contains("xmllint, objcopy, ld, qemu-system-x86_64"), "{e}");
-        assert!(e.ends_with("apt-get install binutils libxml2-utils qemu-system-x86"), "{e}");
+        assert!(e.starts_with("missing: xmllint, objcopy, ld, qemu-system-x86_64: run '"), "{e}");
+        assert!(e.ends_with("apt-get install libxml2-utils binutils qemu-system-x86'"), "{e}");
         assert!(missing_message(vec![]).is_ok());
     }
 
     #[test]
     fn a_program_that_is_not_there_is_missing() {
         let e = require(&[Tool::new("rampart-no-such-program", "nothing")]).unwrap_err();
-        assert!(e.0.contains("rampart-no-such-program") && e.0.contains("apt-get install nothing"), "{e}");
+        assert!(e.0.contains("rampart-no-such-program") && e.0.contains("apt-get install nothing'"), "{e}");
         assert!(find_program("sh").is_some());
     }
 }

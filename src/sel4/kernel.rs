@@ -249,7 +249,9 @@ pub fn build(layout: &Layout, board: &Board, python_bin: &Path, opts: BuildOptio
         let file2 = file.try_clone().map_err(|e| io_err(&log, e))?;
         make.stdout(file).stderr(file2);
     }
+    let step = crate::progress::Step::start(&format!("building the seL4 kernel for {}", board.name), opts.verbose);
     let status = make.status().map_err(|e| Error(format!("cannot run make: {e}")))?;
+    step.finish();
     if !status.success() {
         let shown = if opts.verbose { String::new() } else { format!(":\n{}", tail(&log, 25)) };
         return err(format!("the seL4 kernel build failed ({status}); the log is {}{shown}", log.display()));

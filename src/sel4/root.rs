@@ -60,7 +60,10 @@ pub fn build(layout: &Layout, board: &Board, system_image: Option<&Path>, opts: 
     if !opts.verbose {
         cargo.arg("--quiet");
     }
+    let what = if system_image.is_some() { "building the root task with the system image" } else { "building the root task" };
+    let step = crate::progress::Step::start(what, opts.verbose);
     let status = cargo.status().map_err(|e| Error(format!("cannot run cargo to build the root task: {e}")))?;
+    step.finish();
     if !status.success() {
         return err(format!("building the root task ({}) failed", manifest.display()));
     }

@@ -100,7 +100,9 @@ fn build_components(layout: &Layout, spec: &SystemSpec, system_file: &Path, boar
     for n in &names {
         cmd.arg("-p").arg(n);
     }
+    let step = crate::progress::Step::start(&format!("building the components ({}) for seL4", names.join(", ")), opts.verbose);
     let status = cmd.status().map_err(|e| Error(format!("cannot run cargo to build the components: {e}")))?;
+    step.finish();
     if !status.success() {
         return err(format!("building the components ({}) for seL4 failed", names.join(", ")));
     }
