@@ -82,7 +82,16 @@ fn in_memory(op_of: &dyn Fn(u64, u64) -> Vec<u8>, ops_total: u64, n: u32) -> Fig
         })
         .collect();
     let mut clients: Vec<Client> = (0..CLIENTS)
-        .map(|c| Client::new(ClientConfig { id: ClientId(c), n, f, keys: (0..n).map(|r| derive_key(&master, ClientId(c), ReplicaId(r))).collect(), retransmit_timeout_ms: 60_000, first_request_id: 1 }))
+        .map(|c| {
+            Client::new(ClientConfig {
+                id: ClientId(c),
+                n,
+                f,
+                keys: (0..n).map(|r| derive_key(&master, ClientId(c), ReplicaId(r))).collect(),
+                retransmit_timeout_ms: 60_000,
+                first_request_id: 1,
+            })
+        })
         .collect();
     let mut queue: VecDeque<(To, Peer, Vec<u8>)> = VecDeque::new();
     let mut actions = Vec::new();
@@ -178,14 +187,21 @@ fn main() {
         let pds = cluster(None, workload, ops);
         println!(
             "{name:<10} {:>10.0} {:>6} us {:>5} us {:>10.0} {:>6} us {:>5} us {:>7.2}x",
-            pds.ops_per_s, pds.p50_us, pds.p99_us, base.ops_per_s, base.p50_us, base.p99_us, base.ops_per_s / pds.ops_per_s
+            pds.ops_per_s,
+            pds.p50_us,
+            pds.p99_us,
+            base.ops_per_s,
+            base.p50_us,
+            base.p99_us,
+            base.ops_per_s / pds.ops_per_s
         );
     }
     println!("ratio: in-memory throughput / hosted-PD throughput (the framework's share: processes, rings, USIG calls)");
 
     // n = 5 against n = 3, null operations, both hosted and in memory.
     let five = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-cluster-5-1.xml");
-    let gen = Command::new(env!("CARGO_BIN_EXE_rampart")).args(["cluster", "--replicas", "5", "--client-pds", "1", "-o"]).arg(&five).output().expect("run rampart");
+    let gen =
+        Command::new(env!("CARGO_BIN_EXE_rampart")).args(["cluster", "--replicas", "5", "--client-pds", "1", "-o"]).arg(&five).output().expect("run rampart");
     assert!(gen.status.success(), "rampart cluster failed: {}", String::from_utf8_lossy(&gen.stderr));
     println!();
     println!("null operations, n = 5 (f = 2) against n = 3 (f = 1), {ops} operations each");
@@ -198,9 +214,5 @@ fn main() {
             pds.ops_per_s, pds.p50_us, pds.p99_us, mem.ops_per_s, mem.p50_us, mem.p99_us
         );
     }
-    println!(
-        "ratio n = 3 / n = 5 throughput: hosted PDs {:.2}x, in memory {:.2}x",
-        three.0.ops_per_s / five.0.ops_per_s,
-        three.1.ops_per_s / five.1.ops_per_s
-    );
+    println!("ratio n = 3 / n = 5 throughput: hosted PDs {:.2}x, in memory {:.2}x", three.0.ops_per_s / five.0.ops_per_s, three.1.ops_per_s / five.1.ops_per_s);
 }

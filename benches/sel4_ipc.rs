@@ -84,10 +84,8 @@ fn rampart_run(workspace: &Path) -> Run {
     };
     let line = bench("all").pop().unwrap_or_else(|| panic!("no `BENCH_SEL4 round=all` line from bench_a:\n{all}"));
     let num = |l: &str, k: &str| field(l, k).and_then(|v| v.parse::<f64>().ok()).unwrap_or_else(|| panic!("no `{k}` in: {l}"));
-    let round_ratios = bench("*")
-        .iter()
-        .map(|l| (num(l, "notify_cycles") / num(l, "raw_notify_cycles"), num(l, "ppcall_cycles") / num(l, "raw_call_cycles")))
-        .collect();
+    let round_ratios =
+        bench("*").iter().map(|l| (num(l, "notify_cycles") / num(l, "raw_notify_cycles"), num(l, "ppcall_cycles") / num(l, "raw_call_cycles"))).collect();
     // "rampart: kernel PATH (N bytes, ...), root task with the system PATH (N bytes, system image N bytes)"
     let sizes = stderr.lines().find(|l| l.starts_with("rampart: kernel ")).unwrap_or("");
     let bytes_after = |what: &str| sizes.find(what).and_then(|at| number_after(&sizes[at..], " (")).map(|v| v as u64);
@@ -153,12 +151,17 @@ fn main() {
     let rounds = last.round_ratios.len();
 
     println!();
-    println!(
-        "seL4 IPC round trips under QEMU (TCG: emulated TSC): {} per run ({rounds} interleaved rounds), median of {RUNS} runs",
-        last.iterations
-    );
+    println!("seL4 IPC round trips under QEMU (TCG: emulated TSC): {} per run ({rounds} interleaved rounds), median of {RUNS} runs", last.iterations);
     println!("{:<40} {:>10} {:>9} {:>8} {:>6}   runs (cycles)", "", "cycles", "ns", "ratio", "aim");
-    println!("{:<40} {:>10.0} {:>9.0} {:>8} {:>6}   {}", "raw seL4_Signal + seL4_Wait", rn, ns(|r| r.raw_notify_ns), "1.00x", "", show(&col(|r| r.raw_notify), 0));
+    println!(
+        "{:<40} {:>10.0} {:>9.0} {:>8} {:>6}   {}",
+        "raw seL4_Signal + seL4_Wait",
+        rn,
+        ns(|r| r.raw_notify_ns),
+        "1.00x",
+        "",
+        show(&col(|r| r.raw_notify), 0)
+    );
     println!(
         "{:<40} {:>10.0} {:>9.0} {:>7.2}x {:>5.1}x   {}",
         "rampart notification round trip",
@@ -168,16 +171,16 @@ fn main() {
         AIM,
         show(&col(|r| r.notify), 0)
     );
-    println!("{:<40} {:>10.0} {:>9.0} {:>8} {:>6}   {}", "raw seL4_Call + seL4_ReplyRecv", rp, ns(|r| r.raw_call_ns), "1.00x", "", show(&col(|r| r.raw_call), 0));
     println!(
-        "{:<40} {:>10.0} {:>9.0} {:>7.2}x {:>5.1}x   {}",
-        "rampart pp call round trip",
-        p,
-        ns(|r| r.ppcall_ns),
-        p / rp,
-        AIM,
-        show(&col(|r| r.ppcall), 0)
+        "{:<40} {:>10.0} {:>9.0} {:>8} {:>6}   {}",
+        "raw seL4_Call + seL4_ReplyRecv",
+        rp,
+        ns(|r| r.raw_call_ns),
+        "1.00x",
+        "",
+        show(&col(|r| r.raw_call), 0)
     );
+    println!("{:<40} {:>10.0} {:>9.0} {:>7.2}x {:>5.1}x   {}", "rampart pp call round trip", p, ns(|r| r.ppcall_ns), p / rp, AIM, show(&col(|r| r.ppcall), 0));
     let per_round = |f: fn(&(f64, f64)) -> f64| runs.iter().flat_map(|r| r.round_ratios.iter().map(f)).collect::<Vec<_>>();
     let (nr, pr) = (per_round(|x| x.0), per_round(|x| x.1));
     let range = |v: &[f64]| format!("{:.2}-{:.2}", v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(0.0, f64::max));
@@ -186,7 +189,11 @@ fn main() {
         "every PD's init done: {} s after QEMU started (runs: {}); {} us after the root task started (monitor)",
         {
             let v: Vec<f64> = runs.iter().filter_map(|r| r.init_done_after_qemu_s).collect();
-            if v.is_empty() { "?".to_string() } else { format!("{:.2}", median(v)) }
+            if v.is_empty() {
+                "?".to_string()
+            } else {
+                format!("{:.2}", median(v))
+            }
         },
         runs.iter().map(|r| opt(r.init_done_after_qemu_s)).collect::<Vec<_>>().join(" "),
         runs.iter().map(|r| opt(r.init_done_after_root_us)).collect::<Vec<_>>().join(" ")

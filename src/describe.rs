@@ -208,7 +208,12 @@ pub fn dot(spec: &SystemSpec) -> String {
         let _ = writeln!(out, "  {} [label={}];", dot_id(&pd.name), dot_id(&format!("{}\\nprio {}", pd.name, pd.priority)).replace("\\\\n", "\\n"));
     }
     for r in &spec.regions {
-        let _ = writeln!(out, "  {} [shape=box, style=filled, fillcolor=lightgrey, label={}];", dot_id(&format!("mr:{}", r.name)), dot_id(&format!("{}\\n{}", r.name, bytes(r.size_bytes))).replace("\\\\n", "\\n"));
+        let _ = writeln!(
+            out,
+            "  {} [shape=box, style=filled, fillcolor=lightgrey, label={}];",
+            dot_id(&format!("mr:{}", r.name)),
+            dot_id(&format!("{}\\n{}", r.name, bytes(r.size_bytes))).replace("\\\\n", "\\n")
+        );
     }
     for ch in &spec.channels {
         let [a, b] = &ch.ends;
@@ -236,10 +241,22 @@ pub fn dot(spec: &SystemSpec) -> String {
     for pd in &spec.pds {
         for m in &pd.maps {
             let r = &spec.regions[usize::from(m.region)];
-            let _ = writeln!(out, "  {} -> {} [arrowhead=none, color=grey40, label={}];", dot_id(&pd.name), dot_id(&format!("mr:{}", r.name)), dot_id(&m.perms.to_string()));
+            let _ = writeln!(
+                out,
+                "  {} -> {} [arrowhead=none, color=grey40, label={}];",
+                dot_id(&pd.name),
+                dot_id(&format!("mr:{}", r.name)),
+                dot_id(&m.perms.to_string())
+            );
         }
         if let Some((parent, id)) = pd.parent {
-            let _ = writeln!(out, "  {} -> {} [style=dotted, label={}];", dot_id(&spec.pds[usize::from(parent)].name), dot_id(&pd.name), dot_id(&format!("child {id}")));
+            let _ = writeln!(
+                out,
+                "  {} -> {} [style=dotted, label={}];",
+                dot_id(&spec.pds[usize::from(parent)].name),
+                dot_id(&pd.name),
+                dot_id(&format!("child {id}"))
+            );
         }
     }
     out.push_str("}\n");

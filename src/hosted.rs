@@ -526,7 +526,21 @@ impl Supervisor {
         let null_in = owned(check(unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }, "open /dev/null")?);
         let alive = pipe(false)?;
         let life = Supervision::new(&spec, opts.policy);
-        let mut sup = Supervisor { spec, programs, confinement, null_in, alive, life, objects, pds, clock_origin_ns: monotonic_ns(), opts, signals, started: Instant::now(), all_init_reported: false };
+        let mut sup = Supervisor {
+            spec,
+            programs,
+            confinement,
+            null_in,
+            alive,
+            life,
+            objects,
+            pds,
+            clock_origin_ns: monotonic_ns(),
+            opts,
+            signals,
+            started: Instant::now(),
+            all_init_reported: false,
+        };
         for i in 0..sup.pds.len() {
             sup.spawn(i)?;
         }
@@ -618,7 +632,8 @@ impl Supervisor {
             argv0: &self.pds[i].name,
             life: (self.alive.0.as_raw_fd(), self.alive.1.as_raw_fd()),
         };
-        let pid = confine::launch(&self.confinement, &launch).map_err(|e| RunError(format!("cannot start PD `{}` (component `{}`): {e}", self.pds[i].name, self.pds[i].component)))?;
+        let pid = confine::launch(&self.confinement, &launch)
+            .map_err(|e| RunError(format!("cannot start PD `{}` (component `{}`): {e}", self.pds[i].name, self.pds[i].component)))?;
         drop(plan);
         drop((out_write, err_write));
         self.set_priority(pid as libc::id_t, self.spec.pds[i].priority);
@@ -891,11 +906,15 @@ impl Supervisor {
             let signal = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
             let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
             let (kind, code, what) = match (signal, code) {
-                (Some(libc::SIGSYS), _) => (FaultKind::Confinement, libc::SIGSYS as u64, "confinement violation: a forbidden system call (killed by SIGSYS)".to_string()),
+                (Some(libc::SIGSYS), _) => {
+                    (FaultKind::Confinement, libc::SIGSYS as u64, "confinement violation: a forbidden system call (killed by SIGSYS)".to_string())
+                }
                 (Some(s), _) => (FaultKind::Crash, s as u64, format!("killed by {}", signal_name(s))),
                 (None, Some(rampart_runtime::hosted::EXIT_PANIC)) => (FaultKind::Panic, 101, "panicked".to_string()),
                 (None, Some(rampart_runtime::hosted::EXIT_VIOLATION)) => (FaultKind::Confinement, 102, "used a capability it does not have".to_string()),
-                (None, Some(c)) if c > rampart_runtime::hosted::EXIT_SIGNAL_BASE => (FaultKind::Crash, (c - 128) as u64, format!("crashed ({})", signal_name(c - 128))),
+                (None, Some(c)) if c > rampart_runtime::hosted::EXIT_SIGNAL_BASE => {
+                    (FaultKind::Crash, (c - 128) as u64, format!("crashed ({})", signal_name(c - 128)))
+                }
                 (None, Some(c)) => (FaultKind::Exit, c as u64, format!("exited with status {c}")),
                 (None, None) => (FaultKind::Exit, 0, "exited".to_string()),
             };

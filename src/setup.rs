@@ -158,7 +158,17 @@ pub fn ensure(needs: &[Need], mode: Mode) -> Result<Vec<&'static str>, SetupErro
         None
     } else {
         match find_program("sudo") {
-            Some(sudo) if Command::new(&sudo).args(["-n", "true"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success()) => Some(sudo),
+            Some(sudo)
+                if Command::new(&sudo)
+                    .args(["-n", "true"])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success()) =>
+            {
+                Some(sudo)
+            }
             _ => return Err(SetupError(line)),
         }
     };
@@ -244,7 +254,12 @@ mod tests {
 
     #[test]
     fn the_missing_line_names_each_need_and_each_package_once_in_order() {
-        let line = missing_line(&[Need::new("qemu-system-x86_64", "qemu-system-x86"), Need::new("xmllint", "libxml2-utils"), Need::new("ld", "binutils"), Need::new("objcopy", "binutils")]);
+        let line = missing_line(&[
+            Need::new("qemu-system-x86_64", "qemu-system-x86"),
+            Need::new("xmllint", "libxml2-utils"),
+            Need::new("ld", "binutils"),
+            Need::new("objcopy", "binutils"),
+        ]);
         assert!(!line.contains('\n'), "{line}");
         assert!(line.starts_with("missing: qemu-system-x86_64, xmllint, ld, objcopy: run '"), "{line}");
         assert!(line.ends_with("apt-get install qemu-system-x86 libxml2-utils binutils'"), "{line}");

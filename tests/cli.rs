@@ -4,12 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn rampart(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("run rampart")
+    Command::new(env!("CARGO_BIN_EXE_rampart")).args(args).current_dir(dir).env_remove("NO_COLOR").output().expect("run rampart")
 }
 
 fn workspace() -> PathBuf {

@@ -392,11 +392,7 @@ fn a_replica_announces_its_usigs_new_epoch_when_the_usig_is_killed_mid_run() {
 fn a_five_replica_cluster_with_two_client_pds_survives_two_replicas_killed_at_once() {
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-systems/cluster-5-2.xml");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args(["cluster", "--replicas", "5", "--client-pds", "2", "-o"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rampart")).args(["cluster", "--replicas", "5", "--client-pds", "2", "-o"]).arg(&file).output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let victims = ["replica0", "replica3"];
     let (t, code) = kill_mid_run_in(file.to_str().unwrap(), 10_000, &victims);

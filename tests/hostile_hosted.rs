@@ -13,12 +13,7 @@ use std::process::{Command, Output};
 
 fn run(system: &str) -> Output {
     let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args(["run", "--hosted", "--timeout", "120"])
-        .arg(system)
-        .current_dir(&ws)
-        .output()
-        .expect("run rampart")
+    Command::new(env!("CARGO_BIN_EXE_rampart")).args(["run", "--hosted", "--timeout", "120"]).arg(system).current_dir(&ws).output().expect("run rampart")
 }
 
 fn text(o: &Output) -> String {

@@ -31,7 +31,8 @@ fn boot(name: &str) -> (String, BootEnd, u8) {
         Ok(c) => c.spec,
         Err(report) => panic!("{}", report.render(false)),
     };
-    let build = system::build_system_with_policy(&Layout::of_tool(), &board, &spec, &file, Default::default(), RestartPolicy::Restart).unwrap_or_else(|e| panic!("{e}"));
+    let build = system::build_system_with_policy(&Layout::of_tool(), &board, &spec, &file, Default::default(), RestartPolicy::Restart)
+        .unwrap_or_else(|e| panic!("{e}"));
     let run = system::boot_system(&board, &spec, &build, &RunOptions { timeout: Some(BOOT_TIMEOUT), verbose: false }, false).unwrap_or_else(|e| panic!("{e}"));
     (run.output.join("\n"), run.end, run.status)
 }
@@ -80,7 +81,8 @@ fn a_pd_that_logs_without_pause_neither_starves_its_peer_nor_floods_the_console_
     let words: Vec<&str> = budget.split(' ').collect();
     let (frames_max, window_ms): (u64, u64) = (words[0].parse().unwrap(), words.last().unwrap().parse().unwrap());
     assert_eq!(budget, format!("{frames_max} frames and 8192 bytes per {window_ms}"), "{budget}");
-    let at_ms: u64 = output.lines().find_map(|l| l.strip_prefix("[keeper] 20 rounds done, at ")?.strip_suffix(" ms on the system clock")?.parse().ok()).unwrap();
+    let at_ms: u64 =
+        output.lines().find_map(|l| l.strip_prefix("[keeper] 20 rounds done, at ")?.strip_suffix(" ms on the system clock")?.parse().ok()).unwrap();
     assert!(printed <= frames_max * (at_ms / window_ms + 3), "{printed} frames printed in {at_ms} ms at {frames_max} per {window_ms} ms");
 }
 
@@ -91,7 +93,10 @@ fn a_pd_cannot_pass_as_another_with_carriage_returns_or_escape_sequences_on_sel4
     assert_eq!(status, 42, "{output}");
     // Its log text and its panic message show their control characters escaped, on its own line.
     assert!(output.contains("[spoofer] \\r\\u{1b}[2K[keeper] 20 rounds done"), "{output}");
-    assert!(output.contains("rampart: PD `spoofer` panicked: ") && output.contains(" \\r\\u{1b}[1Arampart: PD `keeper` ended the system with status 7"), "{output}");
+    assert!(
+        output.contains("rampart: PD `spoofer` panicked: ") && output.contains(" \\r\\u{1b}[1Arampart: PD `keeper` ended the system with status 7"),
+        "{output}"
+    );
     for line in output.lines() {
         assert!(!line.contains('\r') && !line.contains('\x1b'), "a raw control character on the console: {line:?}");
         assert!(!line.starts_with("rampart: PD `keeper` ended the system with status 7"), "{output}");

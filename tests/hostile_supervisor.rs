@@ -130,7 +130,10 @@ fn a_pd_without_the_exit_grant_is_faulted_and_the_system_runs_on() {
     let t = &r.text;
     assert_eq!(r.status, Some(7), "{t}");
     assert!(t.contains("rampart: PD `usurper` tried to end the system (status 0) without the rampart:exit_system grant; the system runs on"), "{t}");
-    assert!(t.contains("rampart: fault in PD `usurper`: capability violation: tried to end the system (status 0) without the rampart:exit_system grant"), "{t}");
+    assert!(
+        t.contains("rampart: fault in PD `usurper`: capability violation: tried to end the system (status 0) without the rampart:exit_system grant"),
+        "{t}"
+    );
     assert!(t.contains("holding PD `usurper` (restart policy: hold)"), "{t}");
     assert!(t.contains("[judge] judge: 30 ticks, ending the system with 7"), "{t}");
     assert!(!t.contains("PD `usurper` ended the system"), "{t}");

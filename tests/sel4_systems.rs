@@ -352,7 +352,10 @@ fn a_device_region_that_is_ram_or_that_no_device_memory_covers_is_a_boot_time_er
     // 512 MiB machine; 0xfec00000 is the I/O APIC, which the kernel keeps for itself.
     for (phys, expected) in [
         ("0x10000000", "rampart: cannot build the system: memory region `hpet` at physical address 0x10000000 is RAM"),
-        ("0xfec00000", "rampart: cannot build the system: memory region `hpet` at physical address 0xfec00000: no device untyped memory covers [0xfec00000, 0xfec01000)"),
+        (
+            "0xfec00000",
+            "rampart: cannot build the system: memory region `hpet` at physical address 0xfec00000: no device untyped memory covers [0xfec00000, 0xfec01000)",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("device.xml");

@@ -39,8 +39,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use rampart_minbft::auth::{derive_key, reply_tag, MacKey};
 use rampart_minbft::usig_port::UsigPort;
 use rampart_minbft::wire::{
-    Certified, Checkpoint, CheckpointCert, ClientId, Commit, LogEntry, Message, Prepare, ReplicaId, Reply,
-    ReqViewChange, Request, ViewChange,
+    Certified, Checkpoint, CheckpointCert, ClientId, Commit, LogEntry, Message, Prepare, ReplicaId, Reply, ReqViewChange, Request, ViewChange,
 };
 use rampart_minbft::MemUsig;
 use rampart_usig::{Certificate, Digest, Ui, UsigId};
@@ -225,11 +224,7 @@ impl Byzantine {
         let from = Node::Replica(self.id);
         match to {
             Target::One(r) => vec![Envelope { from, to: Node::Replica(r), message }],
-            Target::AllCorrect => model
-                .correct_ids()
-                .into_iter()
-                .map(|r| Envelope { from, to: Node::Replica(r), message: message.clone() })
-                .collect(),
+            Target::AllCorrect => model.correct_ids().into_iter().map(|r| Envelope { from, to: Node::Replica(r), message: message.clone() }).collect(),
         }
     }
 
@@ -265,11 +260,9 @@ impl Byzantine {
                 self.created.push(Some(Certified::ViewChange(vc.clone())));
                 self.to_targets(model, Target::AllCorrect, Message::ViewChange(vc))
             }
-            ByzAction::ReqViewChange { new_view } => self.to_targets(
-                model,
-                Target::AllCorrect,
-                Message::ReqViewChange(ReqViewChange { replica: me, new_view }),
-            ),
+            ByzAction::ReqViewChange { new_view } => {
+                self.to_targets(model, Target::AllCorrect, Message::ReqViewChange(ReqViewChange { replica: me, new_view }))
+            }
             ByzAction::Replay { message, to } => self.to_targets(model, Target::One(to), message),
             ByzAction::Burn => {
                 let _ = self.certify(&[0x42; 32]);
@@ -310,19 +303,10 @@ impl Byzantine {
                 let p = Prepare { view: 0, replica: ReplicaId(other), seq: 1, batch: batch.into(), ui: junk_ui(other, 2) };
                 self.to_targets(model, Target::AllCorrect, Message::Prepare(p))
             }
-            ByzAction::GarbageRequest => {
-                self.to_targets(model, Target::AllCorrect, Message::Request(self.garbage_request()))
-            }
+            ByzAction::GarbageRequest => self.to_targets(model, Target::AllCorrect, Message::Request(self.garbage_request())),
             ByzAction::WrongReply { client, request_id } => {
                 let key = derive_key(&MASTER, ClientId(client), me);
-                let mut reply = Reply {
-                    replica: me,
-                    view: 0,
-                    client: ClientId(client),
-                    request_id,
-                    result: b"forged".to_vec(),
-                    authenticator: [0; 32],
-                };
+                let mut reply = Reply { replica: me, view: 0, client: ClientId(client), request_id, result: b"forged".to_vec(), authenticator: [0; 32] };
                 reply.authenticator = reply_tag(&MacKey::new(&key), &reply);
                 vec![Envelope { from: Node::Replica(self.id), to: Node::Client(client), message: Message::Reply(reply) }]
             }

@@ -169,14 +169,7 @@ impl ModelConfig {
     /// Deeper: one request through every kind of network and timer fault at once: one loss,
     /// one duplicate, one premature timer expiry and one Status gossip (retransmission).
     pub fn deep_network() -> ModelConfig {
-        ModelConfig {
-            name: "deep-network",
-            requests_per_client: 1,
-            duplicates_max: 1,
-            gossip_max: 1,
-            checkpoint_period: 2,
-            ..ModelConfig::deep_correct()
-        }
+        ModelConfig { name: "deep-network", requests_per_client: 1, duplicates_max: 1, gossip_max: 1, checkpoint_period: 2, ..ModelConfig::deep_correct() }
     }
 
     /// Deeper: the Byzantine primary with two actions and two timer expiries (view changes with
@@ -228,13 +221,7 @@ impl ModelConfig {
 
     /// The CI configurations, run by `tests/ci.rs` and `rampart-proofs ci`.
     pub fn ci() -> Vec<ModelConfig> {
-        vec![
-            ModelConfig::ci_correct(),
-            ModelConfig::ci_byzantine(),
-            ModelConfig::ci_byzantine_two(),
-            ModelConfig::ci_restart(),
-            ModelConfig::ci_checkpoint(),
-        ]
+        vec![ModelConfig::ci_correct(), ModelConfig::ci_byzantine(), ModelConfig::ci_byzantine_two(), ModelConfig::ci_restart(), ModelConfig::ci_checkpoint()]
     }
 
     /// Every named configuration, CI ones first.

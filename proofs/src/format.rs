@@ -79,11 +79,8 @@ pub fn action(a: &Action) -> String {
         Action::Byzantine(b) => format!(
             "byzantine: {}",
             match b {
-                ByzAction::Propose { view, seq, request: r, to } => format!(
-                    "propose v{view} s{seq} [{}] to {}",
-                    r.as_ref().map_or("garbage request".to_string(), request),
-                    target(*to)
-                ),
+                ByzAction::Propose { view, seq, request: r, to } =>
+                    format!("propose v{view} s{seq} [{}] to {}", r.as_ref().map_or("garbage request".to_string(), request), target(*to)),
                 ByzAction::Commit { prepare: p, to } => format!("commit {} to {}", prepare(p), target(*to)),
                 ByzAction::Replay { message: m, to } => format!("replay {} to r{to}", message(m)),
                 other => format!("{other:?}"),

@@ -71,8 +71,7 @@ fn apply_timer_log(s: &mut State, deadlines: &mut BTreeMap<(Node, Timer), u64>, 
 pub fn continuation(model: &MinBftModel, start: &State) -> Outcome {
     let mut s = start.clone();
     s.timer_log.clear();
-    let mut deadlines: BTreeMap<(Node, Timer), u64> =
-        s.timers.iter().map(|&(n, t)| ((n, t), nominal_duration_ms(t))).collect();
+    let mut deadlines: BTreeMap<(Node, Timer), u64> = s.timers.iter().map(|&(n, t)| ((n, t), nominal_duration_ms(t))).collect();
     let mut now_ms = 0;
     let mut steps = 0;
     loop {

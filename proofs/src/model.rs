@@ -202,9 +202,7 @@ impl MinBftModel {
                 view_change_timeout_ms: VIEW_CHANGE_TIMEOUT_MS,
                 status_interval_ms: STATUS_INTERVAL_MS,
                 state_transfer_timeout_ms: STATE_TRANSFER_TIMEOUT_MS,
-                client_keys: (0..cfg.clients)
-                    .map(|c| (ClientId(c), derive_key(&MASTER, ClientId(c), ReplicaId(me))))
-                    .collect(),
+                client_keys: (0..cfg.clients).map(|c| (ClientId(c), derive_key(&MASTER, ClientId(c), ReplicaId(me)))).collect(),
                 genesis_digest,
             })
             .collect();
@@ -218,13 +216,7 @@ impl MinBftModel {
                 first_request_id: 1,
             })
             .collect();
-        MinBftModel {
-            cfg,
-            replica_configs,
-            client_configs,
-            genesis_digest,
-            usig_keys: MemUsig::cluster_keys(N as usize, USIG_SEED),
-        }
+        MinBftModel { cfg, replica_configs, client_configs, genesis_digest, usig_keys: MemUsig::cluster_keys(N as usize, USIG_SEED) }
     }
 
     pub fn is_byzantine(&self, r: u32) -> bool {
@@ -254,11 +246,7 @@ impl MinBftModel {
                 }
             })
             .collect();
-        let clients = self
-            .client_configs
-            .iter()
-            .map(|c| ClientSlot { client: Client::new(c.clone()), submitted: 0 })
-            .collect();
+        let clients = self.client_configs.iter().map(|c| ClientSlot { client: Client::new(c.clone()), submitted: 0 }).collect();
         let mut s = State {
             replicas,
             clients,
@@ -357,20 +345,14 @@ impl MinBftModel {
         let from = Node::Replica(r);
         for a in actions {
             match a {
-                ReplicaAction::Send { to, message } => {
-                    self.send(s, Envelope { from, to: Node::Replica(to.0), message })
-                }
+                ReplicaAction::Send { to, message } => self.send(s, Envelope { from, to: Node::Replica(to.0), message }),
                 ReplicaAction::Broadcast { message } => {
                     for j in (0..N).filter(|&j| j != r) {
                         self.send(s, Envelope { from, to: Node::Replica(j), message: message.clone() });
                     }
                 }
                 ReplicaAction::ReplyToClient { client, reply } => {
-                    s.history
-                        .correct_results
-                        .entry((client.0, reply.request_id))
-                        .or_default()
-                        .insert(reply.result.clone());
+                    s.history.correct_results.entry((client.0, reply.request_id)).or_default().insert(reply.result.clone());
                     if (client.0 as usize) < s.clients.len() {
                         self.send(s, Envelope { from, to: Node::Client(client.0), message: Message::Reply(reply) });
                     }
@@ -402,9 +384,7 @@ impl MinBftModel {
                         s.history.restarted_caught_up = true;
                     }
                 }
-                ReplicaAction::ViewEntered { view } => {
-                    s.history.view_entered_max = s.history.view_entered_max.max(view)
-                }
+                ReplicaAction::ViewEntered { view } => s.history.view_entered_max = s.history.view_entered_max.max(view),
                 ReplicaAction::Rejected { .. } => {}
             }
         }
@@ -414,9 +394,7 @@ impl MinBftModel {
         let from = Node::Client(c);
         for a in actions {
             match a {
-                ClientAction::Send { to, message } => {
-                    self.send(s, Envelope { from, to: Node::Replica(to.0), message })
-                }
+                ClientAction::Send { to, message } => self.send(s, Envelope { from, to: Node::Replica(to.0), message }),
                 ClientAction::Broadcast { message } => {
                     for r in 0..N {
                         self.send(s, Envelope { from, to: Node::Replica(r), message: message.clone() });
@@ -507,10 +485,7 @@ impl MinBftModel {
     /// Is every correct replica within the view bound?
     pub fn within_views(&self, s: &State) -> bool {
         s.replicas.iter().all(|slot| match slot {
-            ReplicaSlot::Correct(n) => {
-                n.replica.view() <= self.cfg.view_max
-                    && n.replica.changing_to().is_none_or(|v| v <= self.cfg.view_max)
-            }
+            ReplicaSlot::Correct(n) => n.replica.view() <= self.cfg.view_max && n.replica.changing_to().is_none_or(|v| v <= self.cfg.view_max),
             ReplicaSlot::Byzantine(_) => true,
         })
     }
@@ -538,11 +513,7 @@ impl MinBftModel {
 }
 
 fn record_panic(s: &mut State, who: String, p: Box<dyn std::any::Any + Send>) {
-    let msg = p
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|m| m.to_string()))
-        .unwrap_or_default();
+    let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|m| m.to_string())).unwrap_or_default();
     s.history.panic = Some(format!("{who} panicked: {msg}"));
 }
 

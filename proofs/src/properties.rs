@@ -28,14 +28,10 @@ pub fn all(cfg: &ModelConfig) -> Vec<Property<MinBftModel>> {
         p.push(Property::sometimes("a correct replica enters view 1", |_, s: &State| s.history.view_entered_max >= 1));
     }
     if cfg.byzantine.is_some() {
-        p.push(Property::sometimes("a request executes under the Byzantine primary", |_, s: &State| {
-            s.history.executed_under_byzantine_primary
-        }));
+        p.push(Property::sometimes("a request executes under the Byzantine primary", |_, s: &State| s.history.executed_under_byzantine_primary));
     }
     if cfg.restarts_max > 0 {
-        p.push(Property::sometimes("a restarted replica catches up (restores or executes)", |_, s: &State| {
-            s.history.restarted_caught_up
-        }));
+        p.push(Property::sometimes("a restarted replica catches up (restores or executes)", |_, s: &State| s.history.restarted_caught_up));
     }
     if cfg.reaches_checkpoint() {
         // A replica's certified log, once a checkpoint is stable, starts at its own Checkpoint
@@ -89,8 +85,5 @@ pub fn exactly_once(_: &MinBftModel, s: &State) -> bool {
 /// Correct replicas agree on every request's result, and a client accepts only that result.
 pub fn client_safety(_: &MinBftModel, s: &State) -> bool {
     s.history.correct_results.values().all(|r| r.len() == 1)
-        && s.history
-            .accepted
-            .iter()
-            .all(|(c, r, result)| s.history.correct_results.get(&(*c, *r)).is_some_and(|set| set.contains(result)))
+        && s.history.accepted.iter().all(|(c, r, result)| s.history.correct_results.get(&(*c, *r)).is_some_and(|set| set.contains(result)))
 }

@@ -85,11 +85,7 @@ pub fn check_bounded(cfg: ModelConfig, threads: usize, state_count_max: Option<u
 
 /// Waits for `checker`, printing a progress line on standard error every `progress` if given:
 /// states, unique states, depth and the rate since the previous line.
-fn finish<C: Checker<MinBftModel> + 'static>(
-    checker: C,
-    start: Instant,
-    progress: Option<Duration>,
-) -> Box<dyn Checker<MinBftModel>> {
+fn finish<C: Checker<MinBftModel> + 'static>(checker: C, start: Instant, progress: Option<Duration>) -> Box<dyn Checker<MinBftModel>> {
     if let Some(every) = progress {
         // Poll often so that a short run's elapsed time is not rounded up to `every`.
         const POLL: Duration = Duration::from_millis(50);
@@ -116,12 +112,7 @@ fn finish<C: Checker<MinBftModel> + 'static>(
 }
 
 /// As [`check_bounded`], printing a progress line every `progress` if given.
-pub fn check_with_progress(
-    cfg: ModelConfig,
-    threads: usize,
-    state_count_max: Option<usize>,
-    progress: Option<Duration>,
-) -> Report {
+pub fn check_with_progress(cfg: ModelConfig, threads: usize, state_count_max: Option<usize>, progress: Option<Duration>) -> Report {
     let model = MinBftModel::new(cfg.clone());
     let properties = model.properties();
     let start = Instant::now();
@@ -130,11 +121,7 @@ pub fn check_with_progress(
         builder = builder.target_state_count(n);
     }
     let depth_first = cfg.name.starts_with("deep");
-    let checker = if depth_first {
-        finish(builder.spawn_dfs(), start, progress)
-    } else {
-        finish(builder.spawn_bfs(), start, progress)
-    };
+    let checker = if depth_first { finish(builder.spawn_dfs(), start, progress) } else { finish(builder.spawn_bfs(), start, progress) };
     let elapsed = start.elapsed();
     let properties = properties
         .iter()
@@ -155,12 +142,5 @@ pub fn check_with_progress(
             }
         })
         .collect();
-    Report {
-        config: cfg,
-        unique_states: checker.unique_state_count(),
-        states: checker.state_count(),
-        max_depth: checker.max_depth(),
-        elapsed,
-        properties,
-    }
+    Report { config: cfg, unique_states: checker.unique_state_count(), states: checker.state_count(), max_depth: checker.max_depth(), elapsed, properties }
 }

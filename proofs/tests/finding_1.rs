@@ -13,11 +13,7 @@ fn step(m: &MinBftModel, s: &State, a: Action) -> State {
 }
 
 fn envelope(s: &State, from: u32, to: u32, pred: impl Fn(&Message) -> bool) -> Envelope {
-    s.network
-        .iter()
-        .find(|e| e.from == Node::Replica(from) && e.to == Node::Replica(to) && pred(&e.message))
-        .cloned()
-        .expect("the envelope is in flight")
+    s.network.iter().find(|e| e.from == Node::Replica(from) && e.to == Node::Replica(to) && pred(&e.message)).cloned().expect("the envelope is in flight")
 }
 
 #[test]

@@ -36,9 +36,9 @@ extern crate std;
 pub mod clock;
 pub mod entropy;
 pub mod heap;
-pub mod timeout;
 mod logger;
 mod message;
+pub mod timeout;
 
 #[cfg(all(target_os = "linux", not(rampart_sel4)))]
 pub mod hosted;
@@ -411,7 +411,15 @@ macro_rules! pd_main {
         /// The PD's heap arena (see `rampart_runtime::heap`); hosted, the process allocator.
         #[unsafe(no_mangle)]
         pub fn __rampart_heap_arena() -> (*mut u8, usize) {
-            static ARENA: $crate::heap::Arena<{ if $crate::heap::BOUNDED { $heap_bytes } else { 0 } }> = $crate::heap::Arena::new();
+            static ARENA: $crate::heap::Arena<
+                {
+                    if $crate::heap::BOUNDED {
+                        $heap_bytes
+                    } else {
+                        0
+                    }
+                },
+            > = $crate::heap::Arena::new();
             ARENA.raw()
         }
         $crate::__entry!();

@@ -56,18 +56,10 @@ impl Item {
     /// What must agree across PDs (the peer's or region's name may differ).
     fn shape(&self) -> Item {
         match self {
-            Item::Channel { id, notify, call, serves, .. } => {
-                Item::Channel { id: *id, notify: *notify, call: *call, serves: *serves, peer: String::new() }
+            Item::Channel { id, notify, call, serves, .. } => Item::Channel { id: *id, notify: *notify, call: *call, serves: *serves, peer: String::new() },
+            Item::Region { vaddr, size, read, write, exec, cached, .. } => {
+                Item::Region { vaddr: *vaddr, size: *size, read: *read, write: *write, exec: *exec, cached: *cached, region: String::new() }
             }
-            Item::Region { vaddr, size, read, write, exec, cached, .. } => Item::Region {
-                vaddr: *vaddr,
-                size: *size,
-                read: *read,
-                write: *write,
-                exec: *exec,
-                cached: *cached,
-                region: String::new(),
-            },
             other => other.clone(),
         }
     }
@@ -128,8 +120,7 @@ fn pd_items(spec: &SystemSpec, pd: &PdSpec) -> BTreeMap<(&'static str, String), 
 
 /// Rust source of the bindings of `component` in `spec`, or why there can be none.
 pub fn generate(spec: &SystemSpec, component: &str, system_file: &str) -> Result<String, String> {
-    let pds: Vec<&PdSpec> =
-        spec.pds.iter().filter(|p| matches!(&p.program, ProgramRef::Component(c) if c == component)).collect();
+    let pds: Vec<&PdSpec> = spec.pds.iter().filter(|p| matches!(&p.program, ProgramRef::Component(c) if c == component)).collect();
     if pds.is_empty() {
         return Err(format!(
             "component `{component}` is not the program of any protection domain in {system_file}: add <program_image path=\"{component}.elf\"/> to one"
@@ -149,10 +140,7 @@ pub fn generate(spec: &SystemSpec, component: &str, system_file: &str) -> Result
                     break;
                 }
                 Some(o) if o.shape() != item.shape() => {
-                    conflicts.push(format!(
-                        "{}::{} differs between PD `{}` ({item:?}) and PD `{}` ({o:?})",
-                        key.0, key.1, pds[0].name, pds[k].name
-                    ));
+                    conflicts.push(format!("{}::{} differs between PD `{}` ({item:?}) and PD `{}` ({o:?})", key.0, key.1, pds[0].name, pds[k].name));
                     in_all = false;
                     break;
                 }

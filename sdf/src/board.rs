@@ -133,12 +133,8 @@ impl Board {
 
     /// Every board compiled in, sorted by name.
     pub fn all() -> Vec<Board> {
-        let mut boards: Vec<Board> = BOARD_FILES
-            .iter()
-            .map(|(file, text)| {
-                Board::from_toml(text).unwrap_or_else(|e| panic!("images/boards/{file} is invalid: {e}"))
-            })
-            .collect();
+        let mut boards: Vec<Board> =
+            BOARD_FILES.iter().map(|(file, text)| Board::from_toml(text).unwrap_or_else(|e| panic!("images/boards/{file} is invalid: {e}"))).collect();
         boards.sort_by(|a, b| a.name.cmp(&b.name));
         boards
     }

@@ -36,19 +36,9 @@ pub fn compile(sys: &System, board: &Board, base_dir: Option<&Path>, components:
     for r in &sys.regions {
         let prefill = r.prefill_path.as_ref().map(|path| {
             let bytes = base_dir.and_then(|b| std::fs::read(b.join(path)).ok());
-            Prefill {
-                path: path.clone(),
-                size_bytes: bytes.as_ref().map(|b| b.len() as u64),
-                sha256: bytes.as_ref().map(|b| sha2::Sha256::digest(b).into()),
-            }
+            Prefill { path: path.clone(), size_bytes: bytes.as_ref().map(|b| b.len() as u64), sha256: bytes.as_ref().map(|b| sha2::Sha256::digest(b).into()) }
         });
-        regions.push(RegionSpec {
-            name: r.name.clone(),
-            size_bytes: r.size_bytes,
-            page_size_bytes: r.page_size_bytes,
-            phys_addr: r.phys_addr,
-            prefill,
-        });
+        regions.push(RegionSpec { name: r.name.clone(), size_bytes: r.size_bytes, page_size_bytes: r.page_size_bytes, phys_addr: r.phys_addr, prefill });
     }
 
     let mut channels = Vec::new();
@@ -57,10 +47,7 @@ pub fn compile(sys: &System, board: &Board, base_dir: Option<&Path>, components:
         let [a, b] = &ch.ends;
         let (pa, pb) = (pd(&a.pd)?, pd(&b.pd)?);
         channels.push(ChannelSpec {
-            ends: [
-                ChannelEndSpec { pd: pa, id: a.id, notify: a.notify, pp: a.pp },
-                ChannelEndSpec { pd: pb, id: b.id, notify: b.notify, pp: b.pp },
-            ],
+            ends: [ChannelEndSpec { pd: pa, id: a.id, notify: a.notify, pp: a.pp }, ChannelEndSpec { pd: pb, id: b.id, notify: b.notify, pp: b.pp }],
         });
         for (me, mine, peer, theirs) in [(pa, a, pb, b), (pb, b, pa, a)] {
             views[usize::from(me)].push(PdChannel {

@@ -40,14 +40,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            message: message.into(),
-            span: None,
-            element: None,
-            help: None,
-            notes: Vec::new(),
-        }
+        Diagnostic { severity: Severity::Error, message: message.into(), span: None, element: None, help: None, notes: Vec::new() }
     }
 
     pub fn warning(message: impl Into<String>) -> Self {
@@ -202,13 +195,7 @@ impl Report {
         if let Some(rest) = self.diagnostics.get(MAX_RENDERED_DIAGNOSTICS..) {
             let re = rest.iter().filter(|d| d.is_error()).count();
             let rw = rest.len() - re;
-            let _ = writeln!(
-                out,
-                "{}: {re} more error{} and {rw} more warning{} not shown\n",
-                paint(color, BOLD, "note"),
-                plural(re),
-                plural(rw)
-            );
+            let _ = writeln!(out, "{}: {re} more error{} and {rw} more warning{} not shown\n", paint(color, BOLD, "note"), plural(re), plural(rw));
         }
         let (e, w) = (self.error_count(), self.warning_count());
         if e > 0 {
@@ -256,10 +243,7 @@ impl Report {
                 let (skip, take) = if line_chars <= MAX_SHOWN_LINE_CHARS {
                     (0, line_chars)
                 } else {
-                    (
-                        (col - 1).saturating_sub(MAX_SHOWN_LINE_CHARS / 4).min(line_chars - MAX_SHOWN_LINE_CHARS),
-                        MAX_SHOWN_LINE_CHARS,
-                    )
+                    ((col - 1).saturating_sub(MAX_SHOWN_LINE_CHARS / 4).min(line_chars - MAX_SHOWN_LINE_CHARS), MAX_SHOWN_LINE_CHARS)
                 };
                 let (before, after) = (if skip > 0 { "…" } else { "" }, if skip + take < line_chars { "…" } else { "" });
                 // Tabs would misalign the carets: show them as one space each.

@@ -151,7 +151,8 @@ pub fn check_file(path: &Path, opts: &Options) -> Result<Checked, Report> {
         r.push(Diagnostic::error(msg).help(help));
         r
     };
-    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read {shown}: {e}"), "give the path of a system description file such as system.xml"))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| fail(format!("cannot read {shown}: {e}"), "give the path of a system description file such as system.xml"))?;
     if meta.len() > parse::MAX_SYSTEM_FILE_BYTES as u64 {
         return Err(fail(
             format!("{shown} is {} bytes, more than the limit of {}", meta.len(), parse::MAX_SYSTEM_FILE_BYTES),

@@ -16,8 +16,8 @@ use crate::diag::{offset_of, Diagnostic, LineIndex};
 use crate::model::*;
 use crate::Board;
 use rampart_spec::{
-    Arch, IrqSource, Perms, Polarity, Trigger, DEFAULT_STACK_SIZE_BYTES, MAX_CHANNEL_ID, MAX_CHILD_ID,
-    MAX_NAME_BYTES, MAX_PRIORITY, MAX_STACK_SIZE_BYTES, MIN_STACK_SIZE_BYTES,
+    Arch, IrqSource, Perms, Polarity, Trigger, DEFAULT_STACK_SIZE_BYTES, MAX_CHANNEL_ID, MAX_CHILD_ID, MAX_NAME_BYTES, MAX_PRIORITY, MAX_STACK_SIZE_BYTES,
+    MIN_STACK_SIZE_BYTES,
 };
 use roxmltree::{Document, Node, ParsingOptions};
 use std::cell::OnceCell;
@@ -108,9 +108,7 @@ pub fn parse(source: &str, board: &Board, diags: &mut Vec<Diagnostic>) -> Option
             let mut d = Diagnostic::error(format!("malformed XML: {e}")).at(at..at + 1);
             d = match e {
                 roxmltree::Error::DtdDetected => d.help("remove the <!DOCTYPE>: system files may not declare a DTD or entities"),
-                roxmltree::Error::NodesLimitReached => {
-                    d.help(format!("a system file may have at most {MAX_XML_NODES} XML nodes"))
-                }
+                roxmltree::Error::NodesLimitReached => d.help(format!("a system file may have at most {MAX_XML_NODES} XML nodes")),
                 _ => d.help("fix the XML syntax; a system file is well-formed XML with a single <system> element"),
             };
             diags.push(d);
@@ -160,13 +158,7 @@ fn distance(a: &str, b: &str) -> usize {
 fn suggest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
     // The distance is at least the difference in length: skip the quadratic work for long words.
     let len = word.chars().take(64).count();
-    options
-        .iter()
-        .filter(|o| len.abs_diff(o.chars().count()) <= 2)
-        .map(|o| (distance(word, o), *o))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, o)| o)
+    options.iter().filter(|o| len.abs_diff(o.chars().count()) <= 2).map(|o| (distance(word, o), *o)).filter(|(d, _)| *d <= 2).min().map(|(_, o)| o)
 }
 
 fn list(options: &[&str]) -> String {
@@ -202,10 +194,7 @@ fn parse_number(text: &str) -> Result<u64, NumError> {
         }
         let d = c.to_digit(radix).ok_or(NumError::NotANumber)?;
         any = true;
-        value = value
-            .checked_mul(u64::from(radix))
-            .and_then(|v| v.checked_add(u64::from(d)))
-            .ok_or(NumError::TooLarge)?;
+        value = value.checked_mul(u64::from(radix)).and_then(|v| v.checked_add(u64::from(d))).ok_or(NumError::TooLarge)?;
     }
     if !any {
         return Err(NumError::NotANumber);
@@ -251,9 +240,7 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
                 continue;
             }
             if a.namespace().is_some() || !allowed.contains(&name) {
-                let mut d = Diagnostic::error(format!("unknown attribute `{name}` on <{tag}>"))
-                    .at(a.range_qname())
-                    .on(tag);
+                let mut d = Diagnostic::error(format!("unknown attribute `{name}` on <{tag}>")).at(a.range_qname()).on(tag);
                 d = match suggest(name, allowed) {
                     Some(s) => d.help(format!("did you mean `{s}`? <{tag}> takes {}", list(allowed))),
                     None if allowed.is_empty() => d.help(format!("<{tag}> takes no attributes")),
@@ -487,10 +474,8 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             );
         }
         let cpus = self.board.cpus;
-        let cpu = self
-            .number(&a, "cpu", 0, u64::from(cpus) - 1, &format!("the CPU it runs on (board {} has {cpus})", self.board.name))
-            .flatten()
-            .unwrap_or(0) as u16;
+        let cpu =
+            self.number(&a, "cpu", 0, u64::from(cpus) - 1, &format!("the CPU it runs on (board {} has {cpus})", self.board.name)).flatten().unwrap_or(0) as u16;
         let fpu = self.boolean(&a, "fpu", true);
         let grants = rampart_spec::Grants {
             exit_system: self.boolean(&a, "rampart:exit_system", false),
@@ -539,7 +524,12 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
                     } else if let Some(path) = self.required(&ia, "path", "the program's ELF file or component name") {
                         if path.is_empty() {
                             let span = self.span_of(&ia, "path");
-                            self.err(Diagnostic::error("program_image path is empty").at(span).on("program_image").help("path names an ELF file, or `NAME.elf` for the workspace component NAME"));
+                            self.err(
+                                Diagnostic::error("program_image path is empty")
+                                    .at(span)
+                                    .on("program_image")
+                                    .help("path names an ELF file, or `NAME.elf` for the workspace component NAME"),
+                            );
                         }
                         pd.program_image = path.to_string();
                         pd.program_image_span = self.span_of(&ia, "path");
@@ -701,7 +691,9 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             Some("edge") => Trigger::Edge,
             Some(other) => {
                 let span = self.span_of(a, "trigger");
-                self.err(Diagnostic::error(format!("trigger `{other}` is not a trigger mode")).at(span).on("irq").help("trigger is `level` (default) or `edge`"));
+                self.err(
+                    Diagnostic::error(format!("trigger `{other}` is not a trigger mode")).at(span).on("irq").help("trigger is `level` (default) or `edge`"),
+                );
                 Trigger::Level
             }
         }
@@ -794,10 +786,14 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         let tag = "irq";
         if self.board.arch != Arch::X86_64 {
             self.err(
-                Diagnostic::error(format!("MSI interrupts (`pcidev`, `handle`) exist only on x86_64, and board {} is {}", self.board.name, self.board.arch.name()))
-                    .at(tag_span(&node))
-                    .on(tag)
-                    .help(format!("on board {} an IRQ is a GIC interrupt: <irq irq=\"33\" id=\"...\" [trigger=\"level|edge\"]/>", self.board.name)),
+                Diagnostic::error(format!(
+                    "MSI interrupts (`pcidev`, `handle`) exist only on x86_64, and board {} is {}",
+                    self.board.name,
+                    self.board.arch.name()
+                ))
+                .at(tag_span(&node))
+                .on(tag)
+                .help(format!("on board {} an IRQ is a GIC interrupt: <irq irq=\"33\" id=\"...\" [trigger=\"level|edge\"]/>", self.board.name)),
             );
             return None;
         }
@@ -1081,12 +1077,11 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             Some(Some(p)) if arch.page_sizes().contains(&p) => Some(p),
             Some(Some(p)) => {
                 let span = self.span_of(&a, "page_size");
-                self.err(
-                    Diagnostic::error(format!("page_size {p:#x} is not a page size of {}", arch.name()))
-                        .at(span)
-                        .on(tag)
-                        .help(format!("on board {} page_size is one of {}", self.board.name, sizes.join(", "))),
-                );
+                self.err(Diagnostic::error(format!("page_size {p:#x} is not a page size of {}", arch.name())).at(span).on(tag).help(format!(
+                    "on board {} page_size is one of {}",
+                    self.board.name,
+                    sizes.join(", ")
+                )));
                 None
             }
             Some(None) => Some(arch.min_page_size()),

@@ -16,8 +16,8 @@
 
 use crate::diag::{Diagnostic, LineIndex};
 use crate::model::*;
-use crate::Board;
 use crate::parse::IOVA_SPACE_BYTES;
+use crate::Board;
 use rampart_spec::{Arch, IrqSource, MAX_PDS};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -203,11 +203,14 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
         if arch == Arch::X86_64 {
             if let Some(child) = sys.pds.iter().find(|c| c.parent.is_some_and(|(p, _)| p == pi)) {
                 diags.push(
-                    Diagnostic::error(format!("protection domain `{}` runs a virtual machine and has child protection domains, which x86_64 cannot do", pd.name))
-                        .at(child.span.clone())
-                        .on("protection_domain")
-                        .note(format!("the virtual machine is on line {}", line(&vm.span)))
-                        .help("while the vCPU runs, the PD hears only its notifications: move the child PDs to another PD"),
+                    Diagnostic::error(format!(
+                        "protection domain `{}` runs a virtual machine and has child protection domains, which x86_64 cannot do",
+                        pd.name
+                    ))
+                    .at(child.span.clone())
+                    .on("protection_domain")
+                    .note(format!("the virtual machine is on line {}", line(&vm.span)))
+                    .help("while the vCPU runs, the PD hears only its notifications: move the child PDs to another PD"),
                 );
             }
         }
@@ -237,10 +240,13 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
             let top = arch.user_top();
             let Some(end) = m.vaddr.checked_add(r.size_bytes).filter(|&e| e <= top) else {
                 diags.push(
-                    Diagnostic::error(format!("`{}` mapped at {:#x} ({:#x} bytes) runs past {top:#x}, the end of the guest's address space", r.name, m.vaddr, r.size_bytes))
-                        .at(vspan)
-                        .on("map")
-                        .help(format!("guest maps end at or below {top:#x} on {}", arch.name())),
+                    Diagnostic::error(format!(
+                        "`{}` mapped at {:#x} ({:#x} bytes) runs past {top:#x}, the end of the guest's address space",
+                        r.name, m.vaddr, r.size_bytes
+                    ))
+                    .at(vspan)
+                    .on("map")
+                    .help(format!("guest maps end at or below {top:#x} on {}", arch.name())),
                 );
                 continue;
             };
@@ -269,16 +275,12 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
     for sp in &sys.io_spaces {
         let attr = |a: &str| sp.attrs.get(a).unwrap_or(sp.span.clone());
         let mut dup = |what: String, at: Span, first: &IoSpace, help: &str| {
-            diags.push(
-                Diagnostic::error(what)
-                    .at(at)
-                    .on("io_address_space")
-                    .note(format!("the first is on line {}", line(&first.span)))
-                    .help(help.to_string()),
-            )
+            diags.push(Diagnostic::error(what).at(at).on("io_address_space").note(format!("the first is on line {}", line(&first.span))).help(help.to_string()))
         };
         match space_names.get(sp.name.as_str()) {
-            Some(first) => dup(format!("IO address space `{}` is defined twice", sp.name), attr("name"), first, "IO address space names are unique within a system"),
+            Some(first) => {
+                dup(format!("IO address space `{}` is defined twice", sp.name), attr("name"), first, "IO address space names are unique within a system")
+            }
             None => {
                 space_names.insert(&sp.name, sp);
             }
@@ -574,14 +576,11 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
             let (s, e) = (u32::from(p.addr), u32::from(p.addr) + p.size);
             if let Some((os, (oe, owner, other))) = ports.range(..e).next_back().filter(|(_, (oe, _, _))| s < *oe) {
                 diags.push(
-                    Diagnostic::error(format!(
-                        "I/O ports [{s:#x}, {e:#x}) of `{}` overlap [{os:#x}, {oe:#x}) of `{}`",
-                        pd.name, sys.pds[*owner].name
-                    ))
-                    .at(p.attrs.get("addr").unwrap_or(p.span.clone()))
-                    .on("ioport")
-                    .note(format!("the other range is on line {}", line(&other.span)))
-                    .help("an I/O port belongs to at most one protection domain, once"),
+                    Diagnostic::error(format!("I/O ports [{s:#x}, {e:#x}) of `{}` overlap [{os:#x}, {oe:#x}) of `{}`", pd.name, sys.pds[*owner].name))
+                        .at(p.attrs.get("addr").unwrap_or(p.span.clone()))
+                        .on("ioport")
+                        .note(format!("the other range is on line {}", line(&other.span)))
+                        .help("an I/O port belongs to at most one protection domain, once"),
                 );
             } else {
                 ports.insert(s, (e, pi, p));
@@ -596,14 +595,11 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
         let Some(end) = p.checked_add(r.size_bytes) else { continue };
         if let Some((s, (e, other))) = fixed.range(..end).next_back().filter(|(_, (e, _))| p < *e) {
             diags.push(
-                Diagnostic::error(format!(
-                    "memory region `{}` at physical [{p:#x}, {end:#x}) overlaps `{}` at [{s:#x}, {e:#x})",
-                    r.name, other.name
-                ))
-                .at(r.attrs.get("phys_addr").unwrap_or(r.span.clone()))
-                .on("memory_region")
-                .note(format!("`{}` is on line {}", other.name, line(&other.span)))
-                .help("regions with fixed physical addresses must not overlap; map the same region twice instead"),
+                Diagnostic::error(format!("memory region `{}` at physical [{p:#x}, {end:#x}) overlaps `{}` at [{s:#x}, {e:#x})", r.name, other.name))
+                    .at(r.attrs.get("phys_addr").unwrap_or(r.span.clone()))
+                    .on("memory_region")
+                    .note(format!("`{}` is on line {}", other.name, line(&other.span)))
+                    .help("regions with fixed physical addresses must not overlap; map the same region twice instead"),
             );
         } else {
             fixed.insert(p, (end, r));

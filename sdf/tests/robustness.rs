@@ -153,21 +153,89 @@ impl Rng {
 }
 
 const TOKENS: &[&str] = &[
-    "<system>", "</system>", "<protection_domain name=\"p\">", "</protection_domain>", "<program_image path=\"ping.elf\"/>",
-    "<memory_region name=\"m\" size=\"0x1000\"/>", "<map mr=\"m\" vaddr=\"0x1000\"/>", "<channel>", "</channel>",
-    "<end pd=\"p\" id=\"0\"/>", "<irq irq=\"33\" id=\"1\"/>", "<irq pin=\"1\" vector=\"1\" id=\"2\"/>",
-    "<ioport id=\"3\" addr=\"0x3f8\" size=\"8\"/>", "<setvar symbol=\"s\" region_paddr=\"m\"/>",
-    "<virtual_machine/>", " id=\"0\"", " pp=\"true\"", " priority=\"254\"", " passive=\"true\"", " budget=\"2000\"",
-    " period=\"1000\"", " phys_addr=\"0x0\"", " page_size=\"0x200000\"", " setvar_vaddr=\"v\"", " xmlns:x=\"urn:x\"",
-    " x:name=\"n\"", "<", ">", "\"", "'", "=", "/>", "</", "<!--", "-->", "<![CDATA[x]]>", "<?pi x?>", "&amp;", "&#0;",
-    "&#x110000;", "&#x1F600;", "&lol;", "<!DOCTYPE system []>", "<?xml version=\"1.0\" encoding=\"latin1\"?>",
-    "\u{FEFF}", "\r\n", "\t", "é", "\u{10FFFF}",
+    "<system>",
+    "</system>",
+    "<protection_domain name=\"p\">",
+    "</protection_domain>",
+    "<program_image path=\"ping.elf\"/>",
+    "<memory_region name=\"m\" size=\"0x1000\"/>",
+    "<map mr=\"m\" vaddr=\"0x1000\"/>",
+    "<channel>",
+    "</channel>",
+    "<end pd=\"p\" id=\"0\"/>",
+    "<irq irq=\"33\" id=\"1\"/>",
+    "<irq pin=\"1\" vector=\"1\" id=\"2\"/>",
+    "<ioport id=\"3\" addr=\"0x3f8\" size=\"8\"/>",
+    "<setvar symbol=\"s\" region_paddr=\"m\"/>",
+    "<virtual_machine/>",
+    " id=\"0\"",
+    " pp=\"true\"",
+    " priority=\"254\"",
+    " passive=\"true\"",
+    " budget=\"2000\"",
+    " period=\"1000\"",
+    " phys_addr=\"0x0\"",
+    " page_size=\"0x200000\"",
+    " setvar_vaddr=\"v\"",
+    " xmlns:x=\"urn:x\"",
+    " x:name=\"n\"",
+    "<",
+    ">",
+    "\"",
+    "'",
+    "=",
+    "/>",
+    "</",
+    "<!--",
+    "-->",
+    "<![CDATA[x]]>",
+    "<?pi x?>",
+    "&amp;",
+    "&#0;",
+    "&#x110000;",
+    "&#x1F600;",
+    "&lol;",
+    "<!DOCTYPE system []>",
+    "<?xml version=\"1.0\" encoding=\"latin1\"?>",
+    "\u{FEFF}",
+    "\r\n",
+    "\t",
+    "é",
+    "\u{10FFFF}",
 ];
 
 const NUMBERS: &[&str] = &[
-    "0", "1", "62", "63", "254", "255", "256", "65535", "65536", "0x1000", "0x1001", "0x200000", "0x7fff_ffff_f000",
-    "0xdfffc000", "0xffffffff", "4294967296", "18446744073709551615", "18446744073709551616", "0xffffffffffffffff",
-    "0x10000000000000000", "-1", "-0", "+1", "1e9", "0x", "0x_", "_", "__1__", "0b101", " 7 ", "",
+    "0",
+    "1",
+    "62",
+    "63",
+    "254",
+    "255",
+    "256",
+    "65535",
+    "65536",
+    "0x1000",
+    "0x1001",
+    "0x200000",
+    "0x7fff_ffff_f000",
+    "0xdfffc000",
+    "0xffffffff",
+    "4294967296",
+    "18446744073709551615",
+    "18446744073709551616",
+    "0xffffffffffffffff",
+    "0x10000000000000000",
+    "-1",
+    "-0",
+    "+1",
+    "1e9",
+    "0x",
+    "0x_",
+    "_",
+    "__1__",
+    "0b101",
+    " 7 ",
+    "",
     "99999999999999999999999999999999999999999999999999999999999999999999999999999999",
 ];
 
@@ -385,11 +453,9 @@ fn deep_nesting_does_not_overflow_the_stack() {
         for tag in ["protection_domain", "a"] {
             let open = format!("<{tag}>").repeat(DEPTH);
             let close = format!("</{tag}>").repeat(DEPTH);
-            for (what, text) in [
-                ("in-system", format!("<system>{open}{close}</system>")),
-                ("as-root", format!("{open}{close}")),
-                ("unclosed", format!("<system>{open}")),
-            ] {
+            for (what, text) in
+                [("in-system", format!("<system>{open}{close}</system>")), ("as-root", format!("{open}{close}")), ("unclosed", format!("<system>{open}"))]
+            {
                 let o = check(&format!("{tag}-{what}"), text.as_bytes());
                 assert!(o.result.is_err(), "{tag} {what}");
             }
@@ -421,7 +487,9 @@ fn entities_and_dtds_are_refused() {
     );
     let external = "<!DOCTYPE system [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><system><protection_domain name=\"&x;\"/></system>";
     let parameter = "<!DOCTYPE system [<!ENTITY % p \"<!ENTITY q 'x'>\"> %p;]><system/>";
-    for (what, text) in [("billion-laughs", laughs.as_slice()), ("quadratic", quadratic.as_bytes()), ("external", external.as_bytes()), ("parameter", parameter.as_bytes())] {
+    for (what, text) in
+        [("billion-laughs", laughs.as_slice()), ("quadratic", quadratic.as_bytes()), ("external", external.as_bytes()), ("parameter", parameter.as_bytes())]
+    {
         let o = check(what, text);
         let Err(r) = &o.result else { panic!("{what} was accepted") };
         assert_eq!(r.diagnostics.len(), 1, "{what}: {}", o.rendered);
@@ -445,7 +513,8 @@ fn elements_with_thousands_of_attributes_are_refused_quickly() {
     assert!(messages(&o).contains(&format!("more than {MAX_ATTRIBUTES_PER_ELEMENT} attributes")), "{}", o.rendered);
     // The count skips quoted values, comments and CDATA: `=` there is not an attribute.
     let eq = "=".repeat(10_000);
-    let s = format!("<!-- {eq} --><system><![CDATA[{eq}]]><?pi {eq}?><protection_domain name=\"{eq}\"><program_image path='{eq}'/></protection_domain></system>");
+    let s =
+        format!("<!-- {eq} --><system><![CDATA[{eq}]]><?pi {eq}?><protection_domain name=\"{eq}\"><program_image path='{eq}'/></protection_domain></system>");
     let m = messages(&check("equals-signs", s.as_bytes()));
     assert!(!m.contains("attributes"), "{m}");
 }

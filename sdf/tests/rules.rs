@@ -243,18 +243,11 @@ fn missing_required_attributes_are_reported_at_their_element() {
 
 #[test]
 fn a_pd_has_exactly_one_non_empty_program_image() {
-    let xml = |images: &str| {
-        format!("<system>\n    <protection_domain name=\"a\">\n        {images}\n    </protection_domain>\n</system>\n")
-    };
+    let xml = |images: &str| format!("<system>\n    <protection_domain name=\"a\">\n        {images}\n    </protection_domain>\n</system>\n");
     accepted(&xml(r#"<program_image path="a.elf"/>"#));
 
     expect_error(&xml(""), "protection domain `a` has no <program_image>", 2, 6);
-    let f = expect_error(
-        &xml(r#"<program_image path="a.elf"/><program_image path="b.elf"/>"#),
-        "a protection domain has more than one <program_image>",
-        3,
-        39,
-    );
+    let f = expect_error(&xml(r#"<program_image path="a.elf"/><program_image path="b.elf"/>"#), "a protection domain has more than one <program_image>", 3, 39);
     assert!(f.notes().contains("the first is on line 3"), "{}", f.notes());
     expect_error(&xml(r#"<program_image path=""/>"#), "program_image path is empty", 3, 30);
 }
@@ -353,12 +346,7 @@ fn a_declared_encoding_other_than_utf8_is_refused() {
     accepted(&xml(r#"<?xml version="1.0" encoding="UTF-8"?>"#));
     accepted(&xml(r#"<?xml version="1.0" encoding='utf-8'?>"#));
 
-    let f = expect_error(
-        &xml(r#"<?xml version="1.0" encoding="ISO-8859-1"?>"#),
-        "the file declares encoding `ISO-8859-1`; only UTF-8 is read",
-        1,
-        21,
-    );
+    let f = expect_error(&xml(r#"<?xml version="1.0" encoding="ISO-8859-1"?>"#), "the file declares encoding `ISO-8859-1`; only UTF-8 is read", 1, 21);
     assert!(f.help().contains("convert the file to UTF-8"), "{}", f.help());
 }
 
@@ -675,12 +663,7 @@ fn a_region_size_is_a_whole_number_of_pages() {
     let f = expect_error(&mapped_region(r#"size="0x1800""#), "size 0x1800 is not a multiple of the page size 0x1000", 2, 37);
     assert!(f.help().contains("e.g. 0x2000"), "{}", f.help());
     expect_error(&mapped_region(r#"size="0""#), "size 0 is out of range", 2, 37);
-    expect_error(
-        &mapped_region(r#"size="0x201000" page_size="0x200000""#),
-        "size 0x201000 is not a multiple of the page size 0x200000",
-        2,
-        37,
-    );
+    expect_error(&mapped_region(r#"size="0x201000" page_size="0x200000""#), "size 0x201000 is not a multiple of the page size 0x200000", 2, 37);
 }
 
 #[test]
@@ -735,12 +718,7 @@ fn phys_addr_is_aligned_to_the_page_size() {
         2,
         79,
     );
-    expect_error(
-        &mapped_region(r#"size="0x2000" phys_addr="0xfffffffffffff000""#),
-        "phys_addr + size overflows the address space",
-        2,
-        56,
-    );
+    expect_error(&mapped_region(r#"size="0x2000" phys_addr="0xfffffffffffff000""#), "phys_addr + size overflows the address space", 2, 56);
 }
 
 #[test]
@@ -988,10 +966,7 @@ fn x86_irqs_are_io_apic_pins_and_the_arm_form_is_refused_with_the_x86_form_as_he
     assert_eq!(irq.source, IrqSource::Ioapic { ioapic: 0, pin: 4, vector: 36, trigger: Trigger::Edge, polarity: Polarity::ActiveLow });
     assert_eq!((irq.id, irq.setvar_id.as_deref()), (1, Some("uart_irq")));
     let c = accepted(&with_irq(r#"<irq pin="4" vector="4" id="1"/>"#));
-    assert_eq!(
-        c.spec.pds[0].irqs[0].source,
-        IrqSource::Ioapic { ioapic: 0, pin: 4, vector: 4, trigger: Trigger::Level, polarity: Polarity::ActiveHigh }
-    );
+    assert_eq!(c.spec.pds[0].irqs[0].source, IrqSource::Ioapic { ioapic: 0, pin: 4, vector: 4, trigger: Trigger::Level, polarity: Polarity::ActiveHigh });
 
     let f = expect_error(&with_irq(r#"<irq irq="33" id="1" trigger="edge"/>"#), "this is the ARM form of <irq>, but the board is x86_64", 4, 10);
     assert_eq!(f.text, "irq");
@@ -1047,8 +1022,10 @@ fn msi_interrupts_name_a_pci_device_handle_and_vector_on_x86_only() {
     assert!(f.help().contains("an IRQ is a GIC interrupt"), "{}", f.help());
 
     // An MSI's id and vector are shared with the PD's other ids and the system's other IRQs.
-    let both = with_irq(r#"<irq pcidev="0:1.0" handle="0" vector="5" id="1"/>
-        <irq pin="4" vector="5" id="1"/>"#);
+    let both = with_irq(
+        r#"<irq pcidev="0:1.0" handle="0" vector="5" id="1"/>
+        <irq pin="4" vector="5" id="1"/>"#,
+    );
     let r = rejected(&both);
     assert_eq!(r.report.error_count(), 2, "{}", r.rendered);
     r.error("id 1 is used twice in `serial`", 4, 55);
@@ -1345,11 +1322,7 @@ fn a_channel_has_exactly_two_ends() {
     let c = accepted(&channel(r#"<end pd="a" id="0"/><end pd="b" id="0"/>"#));
     assert_eq!(c.spec.channels.len(), 1);
 
-    for (ends, count) in [
-        ("", 0),
-        (r#"<end pd="a" id="0"/>"#, 1),
-        (r#"<end pd="a" id="0"/><end pd="b" id="0"/><end pd="a" id="1"/>"#, 3),
-    ] {
+    for (ends, count) in [("", 0), (r#"<end pd="a" id="0"/>"#, 1), (r#"<end pd="a" id="0"/><end pd="b" id="0"/><end pd="a" id="1"/>"#, 3)] {
         let f = expect_error(&channel(ends), &format!("a channel has exactly two ends, this one has {count}"), 8, 6);
         assert_eq!(f.text, "channel");
     }
@@ -1363,12 +1336,7 @@ fn a_channel_has_exactly_two_ends() {
 fn only_one_end_of_a_channel_makes_protected_procedure_calls() {
     accepted(&channel(r#"<end pd="a" id="0" pp="false"/><end pd="b" id="0" pp="true"/>"#).replace("name=\"a\"", "name=\"a\" priority=\"3\""));
 
-    let f = expect_error(
-        &channel(r#"<end pd="a" id="0" pp="true"/><end pd="b" id="0" pp="true"/>"#),
-        "both ends of the channel have pp=\"true\"",
-        8,
-        67,
-    );
+    let f = expect_error(&channel(r#"<end pd="a" id="0" pp="true"/><end pd="b" id="0" pp="true"/>"#), "both ends of the channel have pp=\"true\"", 8, 67);
     assert!(f.help().contains("set pp on the caller's end only"), "{}", f.help());
 }
 
@@ -1525,7 +1493,8 @@ fn a_virtual_machine_has_vcpus_and_guest_maps_inside_its_pd() {
 
 #[test]
 fn a_virtual_machine_is_one_per_pd_named_once_and_never_at_the_top_level() {
-    let two = with_vm("", r#"<vcpu id="0"/>"#).replace("    </protection_domain>", "        <virtual_machine name=\"other\"><vcpu id=\"1\"/></virtual_machine>\n    </protection_domain>");
+    let two = with_vm("", r#"<vcpu id="0"/>"#)
+        .replace("    </protection_domain>", "        <virtual_machine name=\"other\"><vcpu id=\"1\"/></virtual_machine>\n    </protection_domain>");
     let f = expect_error(&two, "protection domain `vmm` has more than one <virtual_machine>", 8, 10);
     assert!(f.notes().contains("the first is on line 5"), "{}", f.notes());
 
@@ -1608,7 +1577,12 @@ fn an_io_address_space_maps_small_page_regions_below_2_39_for_one_pci_device() {
         32,
     );
     expect_error(&with_io_space(NIC, r#"<iomap mr="a" iovaddr="0x800"/>"#), "iovaddr 0x800 is not aligned to the page size of `a` (0x1000)", 5, 32);
-    let f = expect_error(&with_io_space(NIC, r#"<iomap mr="big" iovaddr="0x0"/>"#), "`big` has 0x200000-byte pages, which seL4 cannot map into an IOMMU address space", 5, 20);
+    let f = expect_error(
+        &with_io_space(NIC, r#"<iomap mr="big" iovaddr="0x0"/>"#),
+        "`big` has 0x200000-byte pages, which seL4 cannot map into an IOMMU address space",
+        5,
+        20,
+    );
     assert!(f.help().contains("page_size=\"0x1000\""), "{}", f.help());
     let f = expect_error(&with_io_space(NIC, r#"<iomap mr="b" iovaddr="0x0"/>"#), "<iomap> names memory region `b`, which does not exist", 5, 20);
     assert_eq!(f.help(), "the regions are `a`, `big`");
@@ -1627,9 +1601,15 @@ fn an_io_address_space_maps_small_page_regions_below_2_39_for_one_pci_device() {
 
 #[test]
 fn io_address_spaces_have_unique_names_domain_ids_and_devices() {
-    let two = |second: &str| with_io_space(NIC, r#"<iomap mr="a" iovaddr="0x0"/>"#).replace("    <protection_domain", &format!("    <io_address_space {second}/>\n    <protection_domain"));
+    let two = |second: &str| {
+        with_io_space(NIC, r#"<iomap mr="a" iovaddr="0x0"/>"#)
+            .replace("    <protection_domain", &format!("    <io_address_space {second}/>\n    <protection_domain"))
+    };
     // The same region may be mapped for two devices, at the same I/O address.
-    accepted(&two(r#"name="disk" peripheral_id="00:04.0" domain_id="2""#).replace("<io_address_space name=\"disk\" peripheral_id=\"00:04.0\" domain_id=\"2\"/>", "<io_address_space name=\"disk\" peripheral_id=\"00:04.0\" domain_id=\"2\"><iomap mr=\"a\" iovaddr=\"0x0\"/></io_address_space>"));
+    accepted(&two(r#"name="disk" peripheral_id="00:04.0" domain_id="2""#).replace(
+        "<io_address_space name=\"disk\" peripheral_id=\"00:04.0\" domain_id=\"2\"/>",
+        "<io_address_space name=\"disk\" peripheral_id=\"00:04.0\" domain_id=\"2\"><iomap mr=\"a\" iovaddr=\"0x0\"/></io_address_space>",
+    ));
 
     let f = expect_error(&two(r#"name="nic" peripheral_id="00:04.0" domain_id="2""#), "IO address space `nic` is defined twice", 7, 29);
     assert!(f.notes().contains("the first is on line 4"), "{}", f.notes());

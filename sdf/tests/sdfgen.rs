@@ -40,12 +40,7 @@ impl Python {
         };
         let exe = candidates
             .into_iter()
-            .find(|exe| {
-                Command::new(exe)
-                    .args(["-c", "import sys; sys.exit(0 if sys.version_info[0] == 3 else 1)"])
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            })
+            .find(|exe| Command::new(exe).args(["-c", "import sys; sys.exit(0 if sys.version_info[0] == 3 else 1)"]).output().is_ok_and(|o| o.status.success()))
             .unwrap_or_else(|| panic!("sdfgen tests need Python 3: install python3 (or set PYTHON to a Python 3 interpreter)"));
         let mut paths = vec![pydeps_dir()];
         if let Some(old) = std::env::var_os("PYTHONPATH") {
@@ -125,19 +120,15 @@ fn generate_and_check() -> Generated {
     );
 
     let manifest_path = dir.path().join("manifest.json");
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&manifest_path).unwrap_or_else(|e| panic!("cannot read {}: {e}", manifest_path.display())),
-    )
-    .expect("manifest.json is JSON");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap_or_else(|e| panic!("cannot read {}: {e}", manifest_path.display())))
+            .expect("manifest.json is JSON");
     let generator = manifest["generator"].as_str().expect("manifest names its generator").to_string();
     let entries = manifest["systems"].as_array().expect("manifest lists its systems");
 
     // Every system file written is listed, so none escapes the check.
-    let mut on_disk: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".xml"))
-        .collect();
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.ends_with(".xml")).collect();
     on_disk.sort();
     let mut listed: Vec<String> = entries.iter().map(|e| e["file"].as_str().expect("entry has a file").to_string()).collect();
     listed.sort();
@@ -157,10 +148,8 @@ fn generate_and_check() -> Generated {
                 }
                 systems.insert(file.to_string(), (board_name.to_string(), checked));
             }
-            Err(report) => rejected.push(format!(
-                "{file} (board {board_name}) was rejected:\n{}\n--- the file, as {generator} wrote it ---\n{source}",
-                report.render(false)
-            )),
+            Err(report) => rejected
+                .push(format!("{file} (board {board_name}) was rejected:\n{}\n--- the file, as {generator} wrote it ---\n{source}", report.render(false))),
         }
     }
     assert!(rejected.is_empty(), "{} of {} sdfgen files rejected:\n\n{}", rejected.len(), entries.len(), rejected.join("\n\n"));
@@ -168,12 +157,7 @@ fn generate_and_check() -> Generated {
 }
 
 fn pd<'a>(c: &'a Checked, name: &str) -> (usize, &'a rampart_spec::PdSpec) {
-    c.spec
-        .pds
-        .iter()
-        .enumerate()
-        .find(|(_, p)| p.name == name)
-        .unwrap_or_else(|| panic!("no PD `{name}` in the compiled spec"))
+    c.spec.pds.iter().enumerate().find(|(_, p)| p.name == name).unwrap_or_else(|| panic!("no PD `{name}` in the compiled spec"))
 }
 
 /// (PDs, channels, regions) of a compiled system.
@@ -204,10 +188,14 @@ fn files_generated_by_sdfgen_are_accepted() {
     let call = server.channels.iter().find(|c| usize::from(c.peer) == client).expect("server has a channel to client");
     assert!(call.peer_may_call && !call.may_call && call.id == 1, "{call:?}");
     assert_eq!(call.setvar_id.as_deref(), Some("client_ch"));
-    assert!(matches!(
-        server.irqs.as_slice(),
-        [i] if i.id == 5 && matches!(i.source, IrqSource::Ioapic { ioapic: 0, pin: 4, vector: 36, trigger: Trigger::Edge, .. })
-    ), "{:?}", server.irqs);
+    assert!(
+        matches!(
+            server.irqs.as_slice(),
+            [i] if i.id == 5 && matches!(i.source, IrqSource::Ioapic { ioapic: 0, pin: 4, vector: 36, trigger: Trigger::Edge, .. })
+        ),
+        "{:?}",
+        server.irqs
+    );
     assert!(matches!(server.ioports.as_slice(), [p] if p.id == 6 && p.addr == 0x3f8 && p.size == 8), "{:?}", server.ioports);
     assert_eq!(pd(cs, "client").1.maps[0].setvar_size.as_deref(), Some("request_size"));
 
@@ -252,10 +240,7 @@ fn files_generated_by_sdfgen_are_accepted() {
     let large = hub.maps.iter().find(|m| auto.spec.regions[usize::from(m.region)].name == "dma_large").unwrap();
     assert_eq!(large.vaddr % 0x20_0000, 0, "get_map_vaddr aligns a 2 MiB region");
     assert!(hub.maps.iter().any(|m| m.perms.execute && !m.perms.write));
-    assert!(hub.irqs.iter().any(|i| matches!(
-        i.source,
-        IrqSource::Ioapic { pin: 12, vector: 44, trigger: Trigger::Level, polarity: Polarity::ActiveLow, .. }
-    )));
+    assert!(hub.irqs.iter().any(|i| matches!(i.source, IrqSource::Ioapic { pin: 12, vector: 44, trigger: Trigger::Level, polarity: Polarity::ActiveLow, .. })));
     assert_eq!(hub.irqs.len() + hub.ioports.len() + hub.channels.len(), 2 + 2 + 7);
     let (sup, _) = pd(auto, "supervisor");
     let children: Vec<u8> = auto.spec.pds.iter().filter_map(|p| p.parent.filter(|(par, _)| usize::from(*par) == sup).map(|(_, id)| id)).collect();

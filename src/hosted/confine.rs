@@ -82,7 +82,9 @@ impl Confinement {
                     })
                     .collect();
                 if flags & libc::CLONE_NEWNS != 0 && !empty_root {
-                    missing.push("no empty root (mounting a tmpfs and pivot_root into it failed): PDs see the host's file system (seccomp still refuses open)".into());
+                    missing.push(
+                        "no empty root (mounting a tmpfs and pivot_root into it failed): PDs see the host's file system (seccomp still refuses open)".into(),
+                    );
                 }
                 if missing.is_empty() {
                     // The full set worked one step at a time but not at once: say so.
@@ -135,11 +137,17 @@ unsafe fn enter_empty_root() -> Result<(), (&'static str, i32)> {
     // strings, in a mount namespace that is this process's own.
     unsafe {
         ok(libc::mount(null, c"/".as_ptr(), null, libc::MS_REC | libc::MS_PRIVATE, core::ptr::null()), "make mounts private")?;
-        ok(libc::mount(c"rampart".as_ptr(), EMPTY_ROOT_MOUNT_POINT.as_ptr(), c"tmpfs".as_ptr(), hidden, EMPTY_ROOT_OPTIONS.as_ptr().cast()), "mount the empty root")?;
+        ok(
+            libc::mount(c"rampart".as_ptr(), EMPTY_ROOT_MOUNT_POINT.as_ptr(), c"tmpfs".as_ptr(), hidden, EMPTY_ROOT_OPTIONS.as_ptr().cast()),
+            "mount the empty root",
+        )?;
         ok(libc::chdir(EMPTY_ROOT_MOUNT_POINT.as_ptr()), "enter the empty root")?;
         ok(libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as libc::c_int, "pivot_root")?;
         ok(libc::umount2(c".".as_ptr(), libc::MNT_DETACH), "detach the old root")?;
-        ok(libc::mount(null, c"/".as_ptr(), null, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | hidden, core::ptr::null()), "remount the root read-only")?;
+        ok(
+            libc::mount(null, c"/".as_ptr(), null, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | hidden, core::ptr::null()),
+            "remount the root read-only",
+        )?;
         ok(libc::chdir(c"/".as_ptr()), "chdir to the root")?;
     }
     Ok(())
@@ -152,7 +160,7 @@ fn errno() -> i32 {
 /// A sealed, executable memfd holding `program`: what every start and restart of a PD runs.
 pub fn program_memfd(name: &str, program: &[u8]) -> std::io::Result<OwnedFd> {
     const MFD_EXEC: libc::c_uint = 0x10; // Linux 6.3+: say explicitly that it is executable
-    // The name shows as the PD process's command name (`memfd:<component>`) in ps and top.
+                                         // The name shows as the PD process's command name (`memfd:<component>`) in ps and top.
     let cname = CString::new(name).unwrap_or_default();
     let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     // SAFETY: a NUL-terminated name; flags only.

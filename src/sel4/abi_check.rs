@@ -174,21 +174,9 @@ fn source_checks() -> Vec<(&'static str, &'static str, &'static str)> {
             "src/object/tcb.c",
             "flags = getSyscallArg(0, buffer);\n    w     = getSyscallArg(1, buffer);",
         ),
-        (
-            "irq_control_get_ioapic's last argument counts from the first user vector",
-            "src/arch/x86/object/interrupt.c",
-            "irq = getSyscallArg(6, buffer);",
-        ),
-        (
-            "irq_control_get_ioapic's last argument counts from the first user vector",
-            "src/arch/x86/object/interrupt.c",
-            "irq += irq_user_min;",
-        ),
-        (
-            "layout::ENDPOINT_BADGE_BITS (endpoint badges are 28 bits)",
-            "include/object/structures_64.bf",
-            "field capEPBadge 28",
-        ),
+        ("irq_control_get_ioapic's last argument counts from the first user vector", "src/arch/x86/object/interrupt.c", "irq = getSyscallArg(6, buffer);"),
+        ("irq_control_get_ioapic's last argument counts from the first user vector", "src/arch/x86/object/interrupt.c", "irq += irq_user_min;"),
+        ("layout::ENDPOINT_BADGE_BITS (endpoint badges are 28 bits)", "include/object/structures_64.bf", "field capEPBadge 28"),
     ]
 }
 
@@ -254,8 +242,8 @@ pub fn check(built: &Built) -> Result<(), Error> {
                 inc.join(format!("arch/{}/arch/64", built.arch)),
                 inc.join(format!("plat/{}/plat/64", built.plat)),
             ]
-                .iter()
-                .flat_map(|p| ["-idirafter".into(), p.display().to_string()]),
+            .iter()
+            .flat_map(|p| ["-idirafter".into(), p.display().to_string()]),
         )
         .arg("-o")
         .arg(&exe)

@@ -21,18 +21,18 @@
 
 pub mod abi_check;
 pub mod host;
-/// The root task's ABI constants, compiled into the tool too so that [`abi_check`] compares the
-/// very values the root task is built with.
-#[path = "../../runtime/sel4-root/src/abi.rs"]
-pub mod root_abi;
 pub mod kernel;
-pub mod qemu;
-pub mod root;
-pub mod system;
 /// The contract between the root task, the PD runtime and this tool (CSpace layout, messages,
 /// console lines, the system image format), compiled in from the root task's sources.
 #[path = "../../runtime/sel4-root/src/layout.rs"]
 pub mod layout;
+pub mod qemu;
+pub mod root;
+/// The root task's ABI constants, compiled into the tool too so that [`abi_check`] compares the
+/// very values the root task is built with.
+#[path = "../../runtime/sel4-root/src/abi.rs"]
+pub mod root_abi;
+pub mod system;
 
 use rampart_sdf::Board;
 use std::fmt;

@@ -28,15 +28,8 @@ use std::time::{Duration, Instant};
 /// The flags that build a component for seL4: the backend cfg, and a static, freestanding
 /// program as for the root task (the runtime brings its own entry point, memory functions and
 /// panic handler; `panic = abort` as there is nothing to unwind to).
-pub const COMPONENT_RUSTFLAGS: &[&str] = &[
-    "--cfg",
-    "rampart_sel4",
-    "-Crelocation-model=static",
-    "-Cpanic=abort",
-    "-Clink-arg=-nostartfiles",
-    "-Clink-arg=-nostdlib",
-    "-Clink-arg=-static",
-];
+pub const COMPONENT_RUSTFLAGS: &[&str] =
+    &["--cfg", "rampart_sel4", "-Crelocation-model=static", "-Cpanic=abort", "-Clink-arg=-nostartfiles", "-Clink-arg=-nostdlib", "-Clink-arg=-static"];
 
 /// Exit status of `rampart run` when the timeout passes first.
 pub const EXIT_TIMEOUT: u8 = 124;
@@ -168,7 +161,14 @@ pub enum RestartPolicy {
 }
 
 /// [`build_system`] with the monitor's restart policy (it goes into the system image).
-pub fn build_system_with_policy(layout: &Layout, board: &Board, spec: &SystemSpec, system_file: &Path, opts: BuildOptions, policy: RestartPolicy) -> Result<SystemBuild, Error> {
+pub fn build_system_with_policy(
+    layout: &Layout,
+    board: &Board,
+    spec: &SystemSpec,
+    system_file: &Path,
+    opts: BuildOptions,
+    policy: RestartPolicy,
+) -> Result<SystemBuild, Error> {
     check_supported(spec)?;
     if board.qemu.is_none() {
         return err(format!("board `{}` has no [qemu] table in images/boards/{}.toml: systems cannot be booted on it yet", board.name, board.name));
@@ -324,8 +324,7 @@ impl Console {
             return;
         };
         let name = self.names[pd].clone();
-        let bytes: Option<Vec<u8>> =
-            (0..hex.len() / 2).map(|i| hex.get(2 * i..2 * i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+        let bytes: Option<Vec<u8>> = (0..hex.len() / 2).map(|i| hex.get(2 * i..2 * i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
         let (Some(bytes), Some(decoder)) = (bytes, self.decoders[pd].as_mut()) else {
             self.emit(format!("[{name}] (an undecodable defmt log frame: {hex})"));
             return;
@@ -379,17 +378,16 @@ fn log_table(program: &Path) -> Option<&'static defmt_decoder::Table> {
 pub fn boot_system(board: &Board, spec: &SystemSpec, build: &SystemBuild, opts: &RunOptions, echo: bool) -> Result<Run, Error> {
     let decoders = build.programs.iter().map(|p| log_table(p).map(|t| t.new_stream_decoder())).collect();
     let shared = Arc::new(Mutex::new(Seen::default()));
-    let mut console = Console {
-        names: spec.pds.iter().map(|p| p.name.clone()).collect(),
-        decoders,
-        root_up: false,
-        verbose: opts.verbose,
-        echo,
-        seen: shared.clone(),
-    };
+    let mut console =
+        Console { names: spec.pds.iter().map(|p| p.name.clone()).collect(), decoders, root_up: false, verbose: opts.verbose, echo, seen: shared.clone() };
     // "No timeout" is a very long one.
     let timeout = opts.timeout.unwrap_or(Duration::from_secs(365 * 24 * 3600));
-    let boot = qemu::boot_with_lines(board, &build.images, BootOptions { timeout, echo: false }, Some(Box::new(move |line: &str, at: Duration| console.line(line, at))))?;
+    let boot = qemu::boot_with_lines(
+        board,
+        &build.images,
+        BootOptions { timeout, echo: false },
+        Some(Box::new(move |line: &str, at: Duration| console.line(line, at))),
+    )?;
     let (all_init_done_after, announced, output) = {
         let mut g = shared.lock().unwrap();
         (g.all_init_done_after, g.announced_status, std::mem::take(&mut g.output))

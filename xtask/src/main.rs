@@ -1,5 +1,6 @@
 //! `cargo xtask test [-- ARGS]`: the README's test command, which sets up what the tests need by
-//! itself and then runs `cargo test --workspace ARGS`.
+//! itself, checks that the code is formatted as rustfmt.toml says (`cargo fmt --check`, in this
+//! workspace, runtime/sel4-root and fuzz), and then runs `cargo test --workspace ARGS`.
 //!
 //! Setting up is `rampart setup --tests` (src/setup.rs): the Debian packages the seL4 tests need
 //! (make, gcc, binutils, xmllint, python3 with venv and pip, qemu-system-x86_64), installed with
@@ -43,6 +44,32 @@ fn setup(check: bool) -> ExitCode {
     run(cmd)
 }
 
+/// The workspaces whose code `cargo fmt --check` holds to rustfmt.toml: this one, and the two kept
+/// out of it (the seL4 root task and the fuzz targets).
+const FORMATTED: &[&str] = &[".", "runtime/sel4-root", "fuzz"];
+
+/// `cargo fmt --check` over [`FORMATTED`]; rustfmt is added with rustup when it is missing.
+fn format_check() -> ExitCode {
+    let has_rustfmt = || cargo().args(["fmt", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !has_rustfmt() {
+        let added = Command::new("rustup").args(["component", "add", "rustfmt"]).status().is_ok_and(|s| s.success());
+        if !added || !has_rustfmt() {
+            eprintln!("missing: rustfmt: run 'rustup component add rustfmt'");
+            return ExitCode::from(2);
+        }
+    }
+    for dir in FORMATTED {
+        let mut fmt = cargo();
+        let root = fmt.get_current_dir().map(Path::to_path_buf).unwrap_or_default();
+        fmt.current_dir(root.join(dir)).args(["fmt", "--all", "--", "--check"]);
+        if run(fmt) != ExitCode::SUCCESS {
+            eprintln!("xtask: {dir}: not formatted as rustfmt.toml says; run 'cargo fmt --all' there");
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     match args.first().and_then(|a| a.to_str()) {
@@ -52,6 +79,10 @@ fn main() -> ExitCode {
             let ready = setup(false);
             if ready != ExitCode::SUCCESS {
                 return ready;
+            }
+            let formatted = format_check();
+            if formatted != ExitCode::SUCCESS {
+                return formatted;
             }
             let mut test = cargo();
             test.args(["test", "--workspace"]).args(pass);

@@ -302,7 +302,8 @@ impl Handler for ClientPd {
         for (_, link) in &mut self.links {
             let _ = link.pump();
         }
-        let next = if core::mem::take(&mut self.busy) { Some(clock::now_ns()) } else { self.lanes.iter().map(|l| l.deadline_ns).min().filter(|d| *d != NO_DEADLINE) };
+        let next =
+            if core::mem::take(&mut self.busy) { Some(clock::now_ns()) } else { self.lanes.iter().map(|l| l.deadline_ns).min().filter(|d| *d != NO_DEADLINE) };
         if let Some(next) = next {
             clock::set_alarm(next);
         }
@@ -317,7 +318,14 @@ fn init() -> ClientPd {
     for k in 0..CLIENTS {
         let id = first + k as u64;
         let keys = cluster::CLIENT_KEYS.get(id as usize).map(|row| row.to_vec()).expect("keys for every client");
-        let client = Client::new(ClientConfig { id: ClientId(id), n: n as u32, f: (n as u32 - 1) / 2, keys, retransmit_timeout_ms: RETRANSMIT_TIMEOUT_MS, first_request_id: clock::now_ns().max(1) });
+        let client = Client::new(ClientConfig {
+            id: ClientId(id),
+            n: n as u32,
+            f: (n as u32 - 1) / 2,
+            keys,
+            retransmit_timeout_ms: RETRANSMIT_TIMEOUT_MS,
+            first_request_id: clock::now_ns().max(1),
+        });
         lanes.push(Lane { client, model: BTreeMap::new(), rng: id.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ 0x5eed, expect: None, deadline_ns: NO_DEADLINE });
     }
     let mut links = Vec::new();
@@ -328,7 +336,19 @@ fn init() -> ClientPd {
         links.push((ch, link));
     }
     let others_done = alloc::vec![false; cluster::CLIENT_PDS];
-    let mut pd = ClientPd { lanes, first, links, issued: 0, done: 0, started_ns: clock::now_ns(), latencies_us: Vec::new(), busy: false, me, finished: false, others_done };
+    let mut pd = ClientPd {
+        lanes,
+        first,
+        links,
+        issued: 0,
+        done: 0,
+        started_ns: clock::now_ns(),
+        latencies_us: Vec::new(),
+        busy: false,
+        me,
+        finished: false,
+        others_done,
+    };
     defmt::info!("client PD {}: {} clients, {} operations to issue", me, CLIENTS, cluster_workload::OPS_TOTAL);
     for lane in 0..CLIENTS {
         pd.submit(lane);

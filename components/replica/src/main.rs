@@ -180,7 +180,9 @@ impl UsigPort for PdUsig {
 enum Far {
     Replica(ReplicaId),
     /// A client PD: the clients with ids in `first..first + CLIENTS_PER_PD`.
-    Clients { first: u64 },
+    Clients {
+        first: u64,
+    },
 }
 
 struct Node {
@@ -256,9 +258,17 @@ impl Node {
     fn act(&mut self, action: Action) {
         if let Action::Send { message, .. } | Action::Broadcast { message } = &action {
             let k = match message {
-                Message::Request(_) => 0, Message::Reply(_) => 1, Message::Prepare(_) => 2, Message::Commit(_) => 3,
-                Message::Checkpoint(_) => 4, Message::ReqViewChange(_) => 5, Message::ViewChange(_) => 6, Message::NewView(_) => 7,
-                Message::StateRequest(_) => 8, Message::StateReply(_) => 9, Message::Status(_) => 10,
+                Message::Request(_) => 0,
+                Message::Reply(_) => 1,
+                Message::Prepare(_) => 2,
+                Message::Commit(_) => 3,
+                Message::Checkpoint(_) => 4,
+                Message::ReqViewChange(_) => 5,
+                Message::ViewChange(_) => 6,
+                Message::NewView(_) => 7,
+                Message::StateRequest(_) => 8,
+                Message::StateReply(_) => 9,
+                Message::Status(_) => 10,
             };
             self.sent_kinds[k] += 1;
         }
@@ -319,8 +329,18 @@ impl Node {
             let c = &self.core;
             defmt::debug!(
                 "replica {}: view {} changing {} executed_seq {} pending {} slots {} fetching {} primary {} rejected {} dropped {} sent {} queued {}",
-                self.me.0, c.view(), defmt::Debug2Format(&c.changing_to()), c.executed_seq(), c.pending_len(), c.slots_len(), c.is_fetching_state(), c.is_primary(),
-                defmt::Debug2Format(c.rejections()), self.dropped, defmt::Debug2Format(&self.sent_kinds), defmt::Debug2Format(&self.links.iter().map(|(_, _, l)| (l.queued(), l.attached(), l.malformed())).collect::<Vec<_>>())
+                self.me.0,
+                c.view(),
+                defmt::Debug2Format(&c.changing_to()),
+                c.executed_seq(),
+                c.pending_len(),
+                c.slots_len(),
+                c.is_fetching_state(),
+                c.is_primary(),
+                defmt::Debug2Format(c.rejections()),
+                self.dropped,
+                defmt::Debug2Format(&self.sent_kinds),
+                defmt::Debug2Format(&self.links.iter().map(|(_, _, l)| (l.queued(), l.attached(), l.malformed())).collect::<Vec<_>>())
             );
         }
     }
@@ -476,7 +496,22 @@ fn init() -> Node {
     let recovering = links.iter().any(|(_, _, l)| l.resumed());
 
     let usig = PdUsig { learned: (0..n).map(|_| Vec::new()).collect(), created_epoch: 0, taught_epoch: 0, restarted: false };
-    let mut node = Node { core, usig, me: me_id, links, deadlines: [NO_DEADLINE; TIMER_SLOTS], announced_epoch: 0, executed: 0, dropped: 0, rejected: 0, ticks: 0, sent_kinds: [0; 11], ring_errors: 0, busy: false, actions: Vec::new() };
+    let mut node = Node {
+        core,
+        usig,
+        me: me_id,
+        links,
+        deadlines: [NO_DEADLINE; TIMER_SLOTS],
+        announced_epoch: 0,
+        executed: 0,
+        dropped: 0,
+        rejected: 0,
+        ticks: 0,
+        sent_kinds: [0; 11],
+        ring_errors: 0,
+        busy: false,
+        actions: Vec::new(),
+    };
     defmt::info!("replica {} of {} starting{}", me, n, if recovering { " (recovering: a restarted life)" } else { "" });
     node.tick();
     node.step(Input::Start { recovering });

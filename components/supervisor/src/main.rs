@@ -8,7 +8,7 @@
 #![no_std]
 #![no_main]
 
-use rampart_runtime::{Child, ChannelSet, Fault, FaultAction, Handler, Unhandled};
+use rampart_runtime::{ChannelSet, Child, Fault, FaultAction, Handler, Unhandled};
 
 rampart_runtime::bindings!();
 

@@ -53,7 +53,8 @@ impl Handler for UsigPd {
 fn init() -> UsigPd {
     let me = pd_index().filter(|i| *i < cluster::USIG_COUNT).expect("a USIG PD's name ends with its index in the cluster");
     let identity = IdentitySecret::from_seed(UsigId(me as u32), cluster::IDENTITY_SEEDS[me]);
-    let identities: [UsigIdentity; cluster::USIG_COUNT] = core::array::from_fn(|i| UsigIdentity { usig: UsigId(i as u32), public: cluster::IDENTITY_PUBLIC[i] });
+    let identities: [UsigIdentity; cluster::USIG_COUNT] =
+        core::array::from_fn(|i| UsigIdentity { usig: UsigId(i as u32), public: cluster::IDENTITY_PUBLIC[i] });
     let config = ClusterConfig::new(&identities).expect("the cluster fits a verifier");
     let hmac = HmacClusterSecret::from_bytes(cluster::HMAC_SECRET);
     let mut seed = [0u8; 32];

@@ -7,7 +7,7 @@
 
 rampart_runtime::bindings!();
 
-use rampart_runtime::{Channel, Notify, NoNotify, NoPpCall, PpCall, ReadWrite, Region};
+use rampart_runtime::{Channel, NoNotify, NoPpCall, Notify, PpCall, ReadWrite, Region};
 
 /// The region ping writes rounds into (typed read-write: ping may write it).
 pub const BUFFER: Region<ReadWrite> = regions::BUFFER;

@@ -73,9 +73,7 @@ fn init() -> Sender {
     let (base, len) = (region.vaddr() as usize as *mut u8, region.size_bytes() as usize);
     // SAFETY: `ring` is mapped read-write at its vaddr for the PD's whole life, and this PD
     // holds no Rust reference into it; the consumer attaches only after the notification below.
-    let producer = unsafe {
-        rampart_ring::init(base, len).and_then(|_| Producer::attach(base, len, PeerBell))
-    };
+    let producer = unsafe { rampart_ring::init(base, len).and_then(|_| Producer::attach(base, len, PeerBell)) };
     let Ok(producer) = producer else {
         defmt::error!("cannot set up the ring");
         exit_system(1)

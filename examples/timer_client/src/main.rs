@@ -33,7 +33,11 @@ struct Client {
 
 impl Client {
     fn rounds_max(&self) -> u32 {
-        if self.fast { FAST_ROUNDS } else { SLOW_ROUNDS + 1 }
+        if self.fast {
+            FAST_ROUNDS
+        } else {
+            SLOW_ROUNDS + 1
+        }
     }
 
     fn next(&mut self) {

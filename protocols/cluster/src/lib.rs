@@ -70,9 +70,9 @@ impl ClusterSecret {
         }
         let path = dir.join(CLUSTER_SECRET_FILE);
         if let Ok(text) = std::fs::read_to_string(&path) {
-            return parse_hex(text.trim())
-                .map(|s| (s, Source::File(path.clone())))
-                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("{} must hold 64 hex digits; delete it to make a new cluster secret", path.display())));
+            return parse_hex(text.trim()).map(|s| (s, Source::File(path.clone()))).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("{} must hold 64 hex digits; delete it to make a new cluster secret", path.display()))
+            });
         }
         std::fs::create_dir_all(dir)?;
         let mut fresh = Zeroizing::new([0u8; KEY_BYTES]);

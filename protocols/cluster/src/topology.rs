@@ -192,7 +192,14 @@ pub fn system_xml(shape: &Shape) -> String {
     x.push('\n');
     let channel = |x: &mut String, a: (&str, usize, &str, &str), b: (&str, usize, &str)| {
         let _ = writeln!(x, "    <channel>\n        <end pd=\"{}\" id=\"{}\" {}setvar_id=\"{}\" />", a.0, a.1, a.3, a.2);
-        let _ = writeln!(x, "        <end pd=\"{}\" id=\"{}\" {}setvar_id=\"{}\" />\n    </channel>", b.0, b.1, if a.3.is_empty() { "" } else { "notify=\"false\" " }, b.2);
+        let _ = writeln!(
+            x,
+            "        <end pd=\"{}\" id=\"{}\" {}setvar_id=\"{}\" />\n    </channel>",
+            b.0,
+            b.1,
+            if a.3.is_empty() { "" } else { "notify=\"false\" " },
+            b.2
+        );
     };
     for i in 0..n {
         channel(&mut x, (&format!("replica{i}"), 0, "usig", "pp=\"true\" notify=\"false\" "), (&format!("usig{i}"), 0, "replica"));
@@ -227,11 +234,7 @@ fn channel_peer<'a>(spec: &'a SystemSpec, pd: &PdSpec, name: &str) -> Option<(&'
 
 /// The region `pd` maps as `name` (read-write, or the error says why not).
 fn ring_of<'a>(spec: &'a SystemSpec, pd: &PdSpec, name: &str) -> Result<&'a str, String> {
-    let m = pd
-        .maps
-        .iter()
-        .find(|m| m.setvar_vaddr.as_deref() == Some(name))
-        .ok_or_else(|| format!("PD `{}` maps no ring as `{name}`", pd.name))?;
+    let m = pd.maps.iter().find(|m| m.setvar_vaddr.as_deref() == Some(name)).ok_or_else(|| format!("PD `{}` maps no ring as `{name}`", pd.name))?;
     if !(m.perms.read && m.perms.write) {
         return Err(format!("PD `{}` maps its ring `{name}` without read-write access (both ends write a ring)", pd.name));
     }
@@ -275,7 +278,9 @@ pub fn check_wiring(spec: &SystemSpec, roles: &Roles) -> Result<(), String> {
         match channel_peer(spec, r, "usig") {
             Some((peer, true)) if peer == roles.usigs[i] => {}
             Some((peer, true)) => return Err(format!("replica `{name}`: channel `usig` goes to `{peer}`; it must go to its own USIG `{}`", roles.usigs[i])),
-            Some((_, false)) => return Err(format!("replica `{name}`: channel `usig` must allow protected procedure calls (pp=\"true\" at the replica's end)")),
+            Some((_, false)) => {
+                return Err(format!("replica `{name}`: channel `usig` must allow protected procedure calls (pp=\"true\" at the replica's end)"))
+            }
             None => return Err(format!("replica `{name}` has no channel `usig` (to `{}`)", roles.usigs[i])),
         }
         for k in 1..n {
@@ -292,8 +297,8 @@ pub fn check_wiring(spec: &SystemSpec, roles: &Roles) -> Result<(), String> {
     for (p, name) in roles.clients.iter().enumerate().skip(1) {
         let (client, first) = (get(name)?, first.expect("client PD 0 exists when client PD p does"));
         let to_first = client.channels.iter().find(|c| c.setvar_id.as_deref() == Some("done"));
-        let ok = to_first.is_some_and(|c| usize::from(c.id) == n && spec.pds[usize::from(c.peer)].name == first.name && c.may_notify
-            && usize::from(c.peer_id) == n + p - 1);
+        let ok = to_first
+            .is_some_and(|c| usize::from(c.id) == n && spec.pds[usize::from(c.peer)].name == first.name && c.may_notify && usize::from(c.peer_id) == n + p - 1);
         if !ok {
             return Err(format!(
                 "client PD `{name}` needs a channel `done` with id {n} to `{}`, whose end has id {} (it says when its operations are done)",

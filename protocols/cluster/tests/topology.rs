@@ -56,16 +56,9 @@ fn the_default_system_is_the_generated_three_replica_cluster() {
 
 #[test]
 fn shapes_outside_the_limits_are_refused_with_the_reason() {
-    for (n, c, says) in [
-        (0, 1, "odd"),
-        (2, 1, "odd"),
-        (4, 1, "odd"),
-        (17, 1, "at most"),
-        (3, 0, "from 1"),
-        (3, 65, "from 1"),
-        (15, 40, "at most 63"),
-        (3, 60, "at most 63"),
-    ] {
+    for (n, c, says) in
+        [(0, 1, "odd"), (2, 1, "odd"), (4, 1, "odd"), (17, 1, "at most"), (3, 0, "from 1"), (3, 65, "from 1"), (15, 40, "at most 63"), (3, 60, "at most 63")]
+    {
         let e = Shape::new(n, c).unwrap_err();
         assert!(e.contains(says), "({n}, {c}): {e}");
     }
@@ -104,11 +97,7 @@ fn miswired_clusters_are_refused_naming_the_fault() {
             "must allow protected procedure calls",
         ),
         // A client link renamed.
-        (
-            r#"<end pd="replica2" id="4" setvar_id="client1" />"#,
-            r#"<end pd="replica2" id="4" setvar_id="klient1" />"#,
-            "has no channel `client1`",
-        ),
+        (r#"<end pd="replica2" id="4" setvar_id="client1" />"#, r#"<end pd="replica2" id="4" setvar_id="klient1" />"#, "has no channel `client1`"),
     ];
     for (from, to, says) in cases {
         assert!(good.contains(from), "the generator's output has {from}");

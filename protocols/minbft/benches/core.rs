@@ -24,9 +24,7 @@ enum To {
 fn run(batch_size_max: usize, clients: u64, ops_total: u64) -> (f64, u64) {
     let n = 3u32;
     let keys = MemUsig::cluster_keys(3, 1);
-    let mut usigs: Vec<MemUsig> = (0..n)
-        .map(|i| MemUsig::new(UsigId(i), 1, keys.clone()))
-        .collect();
+    let mut usigs: Vec<MemUsig> = (0..n).map(|i| MemUsig::new(UsigId(i), 1, keys.clone())).collect();
     let mut replicas: Vec<Replica<KvStore>> = (0..n)
         .map(|i| {
             let config = Config {
@@ -40,9 +38,7 @@ fn run(batch_size_max: usize, clients: u64, ops_total: u64) -> (f64, u64) {
                 view_change_timeout_ms: 10_000,
                 status_interval_ms: 1_000,
                 state_transfer_timeout_ms: 1_000,
-                client_keys: (0..clients)
-                    .map(|c| (ClientId(c), derive_key(&MASTER, ClientId(c), ReplicaId(i))))
-                    .collect(),
+                client_keys: (0..clients).map(|c| (ClientId(c), derive_key(&MASTER, ClientId(c), ReplicaId(i)))).collect(),
                 genesis_digest: Replica::genesis_digest(&KvStore::new()),
             };
             Replica::new(config, KvStore::new())
@@ -54,9 +50,7 @@ fn run(batch_size_max: usize, clients: u64, ops_total: u64) -> (f64, u64) {
                 id: ClientId(c),
                 n,
                 f: 1,
-                keys: (0..n)
-                    .map(|r| derive_key(&MASTER, ClientId(c), ReplicaId(r)))
-                    .collect(),
+                keys: (0..n).map(|r| derive_key(&MASTER, ClientId(c), ReplicaId(r))).collect(),
                 retransmit_timeout_ms: 10_000,
                 first_request_id: 1,
             })
@@ -67,20 +61,9 @@ fn run(batch_size_max: usize, clients: u64, ops_total: u64) -> (f64, u64) {
     let mut actions = Vec::new();
     for i in 0..n as usize {
         for j in 0..n {
-            replicas[i].step_into(
-                &mut usigs[i],
-                Input::EpochAccepted {
-                    replica: ReplicaId(j),
-                    epoch: 1,
-                },
-                &mut actions,
-            );
+            replicas[i].step_into(&mut usigs[i], Input::EpochAccepted { replica: ReplicaId(j), epoch: 1 }, &mut actions);
         }
-        replicas[i].step_into(
-            &mut usigs[i],
-            Input::Start { recovering: false },
-            &mut actions,
-        );
+        replicas[i].step_into(&mut usigs[i], Input::Start { recovering: false }, &mut actions);
         route(i as u32, n, &mut actions, &mut queue);
     }
     let start = Instant::now();
@@ -93,17 +76,11 @@ fn run(batch_size_max: usize, clients: u64, ops_total: u64) -> (f64, u64) {
         submitted += 1;
     }
     while done < ops_total {
-        let Some((to, from, msg)) = queue.pop_front() else {
-            panic!("stalled at {done}")
-        };
+        let Some((to, from, msg)) = queue.pop_front() else { panic!("stalled at {done}") };
         match to {
             To::Replica(i) => {
                 let i = i as usize;
-                replicas[i].step_into(
-                    &mut usigs[i],
-                    Input::Message { from, message: msg },
-                    &mut actions,
-                );
+                replicas[i].step_into(&mut usigs[i], Input::Message { from, message: msg }, &mut actions);
                 route(i as u32, n, &mut actions, &mut queue);
             }
             To::Client(c) => {
@@ -133,9 +110,7 @@ fn run(batch_size_max: usize, clients: u64, ops_total: u64) -> (f64, u64) {
 fn route(i: u32, n: u32, actions: &mut Vec<Action>, queue: &mut VecDeque<(To, Peer, Message)>) {
     for a in actions.drain(..) {
         match a {
-            Action::Send { to, message } => {
-                queue.push_back((To::Replica(to.0), Peer::Replica(ReplicaId(i)), message))
-            }
+            Action::Send { to, message } => queue.push_back((To::Replica(to.0), Peer::Replica(ReplicaId(i)), message)),
             Action::Broadcast { message } => {
                 // A copy per recipient, the last one gets the original.
                 let last = if i == n - 1 { n - 2 } else { n - 1 };
@@ -144,11 +119,7 @@ fn route(i: u32, n: u32, actions: &mut Vec<Action>, queue: &mut VecDeque<(To, Pe
                 }
                 queue.push_back((To::Replica(last), Peer::Replica(ReplicaId(i)), message));
             }
-            Action::ReplyToClient { client, reply } => queue.push_back((
-                To::Client(client.0),
-                Peer::Replica(ReplicaId(i)),
-                Message::Reply(reply),
-            )),
+            Action::ReplyToClient { client, reply } => queue.push_back((To::Client(client.0), Peer::Replica(ReplicaId(i)), Message::Reply(reply))),
             _ => {}
         }
     }
@@ -156,9 +127,7 @@ fn route(i: u32, n: u32, actions: &mut Vec<Action>, queue: &mut VecDeque<(To, Pe
 
 fn client_action(c: ClientId, n: u32, a: ClientAction, queue: &mut VecDeque<(To, Peer, Message)>) {
     match a {
-        ClientAction::Send { to, message } => {
-            queue.push_back((To::Replica(to.0), Peer::Client(c), message))
-        }
+        ClientAction::Send { to, message } => queue.push_back((To::Replica(to.0), Peer::Client(c), message)),
         ClientAction::Broadcast { message } => {
             for j in 0..n - 1 {
                 queue.push_back((To::Replica(j), Peer::Client(c), message.clone()));
@@ -172,10 +141,7 @@ fn client_action(c: ClientId, n: u32, a: ClientAction, queue: &mut VecDeque<(To,
 fn main() {
     // `BENCH_OPS=n`: operations of the batched run (the unbatched one does a sixth), e.g. for
     // a profiler.
-    let ops: u64 = std::env::var("BENCH_OPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300_000);
+    let ops: u64 = std::env::var("BENCH_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(300_000);
     // Warm up.
     run(64, 64, (ops / 15).max(1));
     let (batched, seqs_b) = run(64, 256, ops);

@@ -146,16 +146,11 @@ impl Application for KvStore {
         postcard::to_allocvec(&self.map).unwrap_or_default()
     }
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), RestoreError> {
-        let (map, rest): (BTreeMap<Vec<u8>, Vec<u8>>, &[u8]) =
-            postcard::take_from_bytes(snapshot).map_err(|_| RestoreError::Malformed)?;
+        let (map, rest): (BTreeMap<Vec<u8>, Vec<u8>>, &[u8]) = postcard::take_from_bytes(snapshot).map_err(|_| RestoreError::Malformed)?;
         if !rest.is_empty() {
             return Err(RestoreError::Malformed);
         }
-        if map.len() > KV_ENTRIES_MAX
-            || map
-                .iter()
-                .any(|(k, v)| k.len() > KV_KEY_SIZE_MAX_BYTES || v.len() > KV_VALUE_SIZE_MAX_BYTES)
-        {
+        if map.len() > KV_ENTRIES_MAX || map.iter().any(|(k, v)| k.len() > KV_KEY_SIZE_MAX_BYTES || v.len() > KV_VALUE_SIZE_MAX_BYTES) {
             return Err(RestoreError::OverLimit);
         }
         // Canonical: re-encoding must give the same bytes (no duplicate or unsorted keys).

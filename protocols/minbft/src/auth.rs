@@ -44,10 +44,7 @@ pub struct MacKey {
 
 impl MacKey {
     pub fn new(key: &Key) -> MacKey {
-        MacKey {
-            key: *key,
-            state: mac(key),
-        }
+        MacKey { key: *key, state: mac(key) }
     }
     /// A fresh MAC computation under this key.
     pub fn mac(&self) -> Hmac<Sha256> {
@@ -95,20 +92,8 @@ fn reply_mac(key: &MacKey, reply: &Reply) -> Hmac<Sha256> {
 }
 
 /// The authenticator vector for a request: entry `r` under `keys[r]`.
-pub fn request_authenticator(
-    keys: &[MacKey],
-    client: ClientId,
-    request_id: u64,
-    operation: &[u8],
-) -> Vec<Tag> {
-    keys.iter()
-        .map(|k| {
-            request_mac(k, client, request_id, operation)
-                .finalize()
-                .into_bytes()
-                .into()
-        })
-        .collect()
+pub fn request_authenticator(keys: &[MacKey], client: ClientId, request_id: u64, operation: &[u8]) -> Vec<Tag> {
+    keys.iter().map(|k| request_mac(k, client, request_id, operation).finalize().into_bytes().into()).collect()
 }
 
 /// Does entry `me` of the request's authenticator verify under `key` (shared by the client and
@@ -120,9 +105,7 @@ pub fn verify_request(key: &MacKey, me: ReplicaId, n: usize, request: &Request) 
     let Some(tag) = request.authenticator.get(me.0 as usize) else {
         return false;
     };
-    request_mac(key, request.client, request.request_id, &request.operation)
-        .verify_slice(tag)
-        .is_ok()
+    request_mac(key, request.client, request.request_id, &request.operation).verify_slice(tag).is_ok()
 }
 
 /// The tag of a reply (its `authenticator` field is ignored).
@@ -132,9 +115,7 @@ pub fn reply_tag(key: &MacKey, reply: &Reply) -> Tag {
 
 /// Does the reply's tag verify under `key`?
 pub fn verify_reply(key: &MacKey, reply: &Reply) -> bool {
-    reply_mac(key, reply)
-        .verify_slice(&reply.authenticator)
-        .is_ok()
+    reply_mac(key, reply).verify_slice(&reply.authenticator).is_ok()
 }
 
 /// Derives the (client, replica) key from a master secret: a convenience for tests, simulations

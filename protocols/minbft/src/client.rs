@@ -82,13 +82,7 @@ impl Client {
     pub fn new(config: ClientConfig) -> Client {
         assert_eq!(config.keys.len(), config.n as usize, "one key per replica");
         let macs = config.keys.iter().map(MacKey::new).collect();
-        Client {
-            macs,
-            next_request_id: config.first_request_id.max(1),
-            view_hint: 0,
-            outstanding: None,
-            config,
-        }
+        Client { macs, next_request_id: config.first_request_id.max(1), view_hint: 0, outstanding: None, config }
     }
     pub fn id(&self) -> ClientId {
         self.config.id
@@ -111,28 +105,14 @@ impl Client {
         }
         let request_id = self.next_request_id;
         self.next_request_id += 1;
-        let authenticator =
-            auth::request_authenticator(&self.macs, self.config.id, request_id, &operation);
-        let request = Request {
-            client: self.config.id,
-            request_id,
-            operation,
-            authenticator,
-        };
+        let authenticator = auth::request_authenticator(&self.macs, self.config.id, request_id, &operation);
+        let request = Request { client: self.config.id, request_id, operation, authenticator };
         let primary = ReplicaId((self.view_hint % self.config.n as u64) as u32);
         let actions = alloc::vec![
-            ClientAction::Send {
-                to: primary,
-                message: Message::Request(request.clone())
-            },
-            ClientAction::SetTimer {
-                duration_ms: self.config.retransmit_timeout_ms
-            },
+            ClientAction::Send { to: primary, message: Message::Request(request.clone()) },
+            ClientAction::SetTimer { duration_ms: self.config.retransmit_timeout_ms },
         ];
-        self.outstanding = Some(Outstanding {
-            request,
-            replies: BTreeMap::new(),
-        });
+        self.outstanding = Some(Outstanding { request, replies: BTreeMap::new() });
         Ok(actions)
     }
 
@@ -141,12 +121,8 @@ impl Client {
         match &self.outstanding {
             None => Vec::new(),
             Some(o) => alloc::vec![
-                ClientAction::Broadcast {
-                    message: Message::Request(o.request.clone())
-                },
-                ClientAction::SetTimer {
-                    duration_ms: self.config.retransmit_timeout_ms
-                },
+                ClientAction::Broadcast { message: Message::Request(o.request.clone()) },
+                ClientAction::SetTimer { duration_ms: self.config.retransmit_timeout_ms },
             ],
         }
     }
@@ -171,13 +147,7 @@ impl Client {
         if matching > self.config.f as usize {
             let request_id = o.request.request_id;
             self.outstanding = None;
-            return alloc::vec![
-                ClientAction::CancelTimer,
-                ClientAction::Done {
-                    request_id,
-                    result: reply.result
-                }
-            ];
+            return alloc::vec![ClientAction::CancelTimer, ClientAction::Done { request_id, result: reply.result }];
         }
         Vec::new()
     }

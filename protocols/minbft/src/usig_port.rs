@@ -54,12 +54,7 @@ pub struct MemUsig {
 impl MemUsig {
     /// USIG `id` in `epoch` (a restart must use a greater epoch), knowing every USIG's key.
     pub fn new(id: UsigId, epoch: u64, keys: Vec<[u8; 32]>) -> MemUsig {
-        MemUsig {
-            id,
-            epoch,
-            counter: 0,
-            keys: keys.iter().map(MacKey::new).collect(),
-        }
+        MemUsig { id, epoch, counter: 0, keys: keys.iter().map(MacKey::new).collect() }
     }
     /// Per-USIG keys derived from a seed, for tests.
     pub fn cluster_keys(n: usize, seed: u64) -> Vec<[u8; 32]> {
@@ -92,24 +87,15 @@ impl MemUsig {
 impl UsigPort for MemUsig {
     fn create_ui(&mut self, digest: &Digest) -> Result<Ui, UsigFault> {
         let counter = self.counter.checked_add(1).ok_or(UsigFault::Unavailable)?;
-        let tag = self
-            .tag(self.id, self.epoch, counter, digest)
-            .ok_or(UsigFault::Unavailable)?;
+        let tag = self.tag(self.id, self.epoch, counter, digest).ok_or(UsigFault::Unavailable)?;
         self.counter = counter;
-        Ok(Ui {
-            usig: self.id,
-            epoch: self.epoch,
-            counter,
-            cert: Certificate::HmacSha256(tag),
-        })
+        Ok(Ui { usig: self.id, epoch: self.epoch, counter, cert: Certificate::HmacSha256(tag) })
     }
     fn verify_ui(&mut self, digest: &Digest, ui: &Ui) -> Result<(), UsigFault> {
         let Certificate::HmacSha256(got) = &ui.cert else {
             return Err(UsigFault::Invalid);
         };
-        let want = self
-            .tag(ui.usig, ui.epoch, ui.counter, digest)
-            .ok_or(UsigFault::Invalid)?;
+        let want = self.tag(ui.usig, ui.epoch, ui.counter, digest).ok_or(UsigFault::Invalid)?;
         // Not constant-time: MemUsig is a test device.
         if &want == got {
             Ok(())

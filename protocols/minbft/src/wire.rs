@@ -297,11 +297,7 @@ impl Hash for LogEntry {
             LogEntry::Prepare(p) => p.hash(state),
             LogEntry::Commit(c) => c.hash(state),
             LogEntry::Checkpoint(c) => c.hash(state),
-            LogEntry::Stub {
-                kind,
-                body_hash,
-                ui,
-            } => {
+            LogEntry::Stub { kind, body_hash, ui } => {
                 kind.hash(state);
                 body_hash.hash(state);
                 hash_ui(ui, state)
@@ -354,8 +350,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     if version != VERSION {
         return Err(DecodeError::UnknownVersion(version));
     }
-    let (msg, rest): (Message, &[u8]) =
-        postcard::take_from_bytes(body).map_err(|_| DecodeError::Malformed)?;
+    let (msg, rest): (Message, &[u8]) = postcard::take_from_bytes(body).map_err(|_| DecodeError::Malformed)?;
     if !rest.is_empty() {
         return Err(DecodeError::TrailingBytes);
     }
@@ -373,31 +368,19 @@ fn limit(ok: bool, what: &'static str) -> Result<(), &'static str> {
 
 impl Request {
     fn check_bounds(&self) -> Result<(), &'static str> {
-        limit(
-            self.operation.len() <= OPERATION_SIZE_MAX_BYTES,
-            "request operation bytes",
-        )?;
-        limit(
-            self.authenticator.len() <= REPLICAS_MAX,
-            "request authenticator entries",
-        )
+        limit(self.operation.len() <= OPERATION_SIZE_MAX_BYTES, "request operation bytes")?;
+        limit(self.authenticator.len() <= REPLICAS_MAX, "request authenticator entries")
     }
 }
 impl Prepare {
     fn check_bounds(&self) -> Result<(), &'static str> {
-        limit(
-            self.batch.len() <= BATCH_REQUESTS_MAX,
-            "prepare batch requests",
-        )?;
+        limit(self.batch.len() <= BATCH_REQUESTS_MAX, "prepare batch requests")?;
         self.batch.iter().try_for_each(Request::check_bounds)
     }
 }
 impl CheckpointCert {
     fn check_bounds(&self) -> Result<(), &'static str> {
-        limit(
-            self.checkpoints.len() <= REPLICAS_MAX,
-            "checkpoint certificate entries",
-        )
+        limit(self.checkpoints.len() <= REPLICAS_MAX, "checkpoint certificate entries")
     }
 }
 fn check_log(log: &[LogEntry]) -> Result<(), &'static str> {
@@ -416,13 +399,8 @@ impl ViewChange {
 }
 impl NewView {
     fn check_bounds(&self) -> Result<(), &'static str> {
-        limit(
-            self.view_changes.len() <= REPLICAS_MAX,
-            "new-view view changes",
-        )?;
-        self.view_changes
-            .iter()
-            .try_for_each(ViewChange::check_bounds)
+        limit(self.view_changes.len() <= REPLICAS_MAX, "new-view view changes")?;
+        self.view_changes.iter().try_for_each(ViewChange::check_bounds)
     }
 }
 
@@ -440,10 +418,7 @@ impl Message {
             Message::StateReply(s) => {
                 if let Some(t) = &s.checkpoint {
                     t.cert.check_bounds()?;
-                    limit(
-                        t.snapshot.len() <= SNAPSHOT_SIZE_MAX_BYTES,
-                        "state snapshot bytes",
-                    )?;
+                    limit(t.snapshot.len() <= SNAPSHOT_SIZE_MAX_BYTES, "state snapshot bytes")?;
                 }
                 if let Some(nv) = &s.new_view {
                     nv.check_bounds()?;
@@ -478,11 +453,7 @@ struct HashFlavor {
 
 impl HashFlavor {
     fn new() -> HashFlavor {
-        HashFlavor {
-            hasher: Sha256::new(),
-            buf: [0; 256],
-            len: 0,
-        }
+        HashFlavor { hasher: Sha256::new(), buf: [0; 256], len: 0 }
     }
     fn flush(&mut self) {
         self.hasher.update(&self.buf[..self.len]);
@@ -537,26 +508,14 @@ fn certified_digest(kind: u8, body_hash: &Digest) -> Digest {
 impl Prepare {
     /// The digest the primary's UI certifies.
     pub fn digest(&self) -> Digest {
-        certified_digest(
-            KIND_PREPARE,
-            &hash_of(&(self.view, self.replica, self.seq, &self.batch)),
-        )
+        certified_digest(KIND_PREPARE, &hash_of(&(self.view, self.replica, self.seq, &self.batch)))
     }
 }
 impl Commit {
     /// The digest a backup's UI certifies, given the embedded Prepare's digest (computed once).
     pub fn digest_with(&self, prepare_digest: &Digest) -> Digest {
         let p = &self.prepare;
-        certified_digest(
-            KIND_COMMIT,
-            &hash_of(&(
-                self.replica,
-                prepare_digest,
-                p.ui.usig,
-                p.ui.epoch,
-                p.ui.counter,
-            )),
-        )
+        certified_digest(KIND_COMMIT, &hash_of(&(self.replica, prepare_digest, p.ui.usig, p.ui.epoch, p.ui.counter)))
     }
     pub fn digest(&self) -> Digest {
         self.digest_with(&self.prepare.digest())
@@ -564,10 +523,7 @@ impl Commit {
 }
 impl Checkpoint {
     pub fn digest(&self) -> Digest {
-        certified_digest(
-            KIND_CHECKPOINT,
-            &hash_of(&(self.replica, self.seq, &self.state_digest)),
-        )
+        certified_digest(KIND_CHECKPOINT, &hash_of(&(self.replica, self.seq, &self.state_digest)))
     }
 }
 impl ViewChange {
@@ -602,16 +558,8 @@ impl LogEntry {
             LogEntry::Prepare(p) => p.digest(),
             LogEntry::Commit(c) => c.digest(),
             LogEntry::Checkpoint(c) => c.digest(),
-            LogEntry::Stub {
-                kind: StubKind::ViewChange,
-                body_hash,
-                ..
-            } => certified_digest(KIND_VIEW_CHANGE, body_hash),
-            LogEntry::Stub {
-                kind: StubKind::NewView,
-                body_hash,
-                ..
-            } => certified_digest(KIND_NEW_VIEW, body_hash),
+            LogEntry::Stub { kind: StubKind::ViewChange, body_hash, .. } => certified_digest(KIND_VIEW_CHANGE, body_hash),
+            LogEntry::Stub { kind: StubKind::NewView, body_hash, .. } => certified_digest(KIND_NEW_VIEW, body_hash),
         }
     }
     /// The replica that sent (certified) this entry.
@@ -655,16 +603,8 @@ impl Certified {
             Certified::Prepare(p) => LogEntry::Prepare(p.clone()),
             Certified::Commit(c) => LogEntry::Commit(c.clone()),
             Certified::Checkpoint(c) => LogEntry::Checkpoint(c.clone()),
-            Certified::ViewChange(v) => LogEntry::Stub {
-                kind: StubKind::ViewChange,
-                body_hash: v.body_hash(),
-                ui: v.ui.clone(),
-            },
-            Certified::NewView(n) => LogEntry::Stub {
-                kind: StubKind::NewView,
-                body_hash: n.body_hash(),
-                ui: n.ui.clone(),
-            },
+            Certified::ViewChange(v) => LogEntry::Stub { kind: StubKind::ViewChange, body_hash: v.body_hash(), ui: v.ui.clone() },
+            Certified::NewView(n) => LogEntry::Stub { kind: StubKind::NewView, body_hash: n.body_hash(), ui: n.ui.clone() },
         }
     }
     pub fn into_message(self) -> Message {

@@ -9,28 +9,13 @@ use rampart_minbft::{KvOp, UsigPort};
 use rampart_usig::Certificate;
 
 fn request(client: u64, id: u64, op: &KvOp) -> Request {
-    let keys: Vec<_> = (0..3)
-        .map(|r| {
-            rampart_minbft::auth::MacKey::new(&rampart_minbft::auth::derive_key(
-                &MASTER,
-                ClientId(client),
-                ReplicaId(r),
-            ))
-        })
-        .collect();
+    let keys: Vec<_> = (0..3).map(|r| rampart_minbft::auth::MacKey::new(&rampart_minbft::auth::derive_key(&MASTER, ClientId(client), ReplicaId(r)))).collect();
     let operation = op.encode();
-    Request {
-        client: ClientId(client),
-        request_id: id,
-        authenticator: request_authenticator(&keys, ClientId(client), id, &operation),
-        operation,
-    }
+    Request { client: ClientId(client), request_id: id, authenticator: request_authenticator(&keys, ClientId(client), id, &operation), operation }
 }
 
 fn rejected(actions: &[Action], reason: Reason) -> bool {
-    actions
-        .iter()
-        .any(|a| matches!(a, Action::Rejected { reason: r } if *r == reason))
+    actions.iter().any(|a| matches!(a, Action::Rejected { reason: r } if *r == reason))
 }
 
 /// A fresh 3-replica cluster with no clients running; the test plays replica 0 (the primary).
@@ -47,13 +32,7 @@ fn deliver(sim: &mut Sim, to: u32, from: u32, msg: Message) -> Vec<Action> {
     // Through the wire, as the network would.
     let msg = wire::decode(&wire::encode(&msg).unwrap()).unwrap();
     let node = &mut sim.replicas[to as usize];
-    node.replica.step(
-        &mut node.usig,
-        Input::Message {
-            from: Peer::Replica(ReplicaId(from)),
-            message: msg,
-        },
-    )
+    node.replica.step(&mut node.usig, Input::Message { from: Peer::Replica(ReplicaId(from)), message: msg })
 }
 
 #[test]
@@ -62,61 +41,26 @@ fn an_equivocating_primary_is_caught_by_counter_order() {
     let (a, b) = (request(0, 1, &KvOp::Null), request(1, 1, &KvOp::Null));
     // The primary certifies two Prepares for seq 1: A (counter c) and B (counter c+1).
     let usig = &mut sim.replicas[0].usig;
-    let mut pa = Prepare {
-        view: 0,
-        replica: ReplicaId(0),
-        seq: 1,
-        batch: vec![a.clone()].into(),
-        ui: placeholder(),
-    };
+    let mut pa = Prepare { view: 0, replica: ReplicaId(0), seq: 1, batch: vec![a.clone()].into(), ui: placeholder() };
     pa.ui = usig.create_ui(&pa.digest()).unwrap();
-    let mut pb = Prepare {
-        view: 0,
-        replica: ReplicaId(0),
-        seq: 1,
-        batch: vec![b.clone()].into(),
-        ui: placeholder(),
-    };
+    let mut pb = Prepare { view: 0, replica: ReplicaId(0), seq: 1, batch: vec![b.clone()].into(), ui: placeholder() };
     pb.ui = usig.create_ui(&pb.digest()).unwrap();
     // Replica 2 gets only B: it cannot process it before counter c, so it holds it back.
     let acts = deliver(&mut sim, 2, 0, Message::Prepare(pb.clone()));
-    assert!(
-        !acts.iter().any(|a| matches!(
-            a,
-            Action::Broadcast {
-                message: Message::Commit(_)
-            }
-        )),
-        "B held back, not committed"
-    );
+    assert!(!acts.iter().any(|a| matches!(a, Action::Broadcast { message: Message::Commit(_) })), "B held back, not committed");
     // Replica 1 gets A and commits it; its Commit carries A to replica 2.
     let acts = deliver(&mut sim, 1, 0, Message::Prepare(pa.clone()));
     let commit = acts
         .iter()
         .find_map(|a| match a {
-            Action::Broadcast {
-                message: m @ Message::Commit(_),
-            } => Some(m.clone()),
+            Action::Broadcast { message: m @ Message::Commit(_) } => Some(m.clone()),
             _ => None,
         })
         .expect("replica 1 commits A");
     let acts = deliver(&mut sim, 2, 1, commit);
     // Replica 2 processes A (from the Commit), then B: same seq again, refused.
-    assert!(
-        rejected(&acts, Reason::PrepareOutOfOrder),
-        "B refused as out of order: {acts:?}"
-    );
-    assert!(
-        acts.iter().any(|a| matches!(
-            a,
-            Action::Executed {
-                seq: 1,
-                client: ClientId(0),
-                ..
-            }
-        )),
-        "A executed at seq 1"
-    );
+    assert!(rejected(&acts, Reason::PrepareOutOfOrder), "B refused as out of order: {acts:?}");
+    assert!(acts.iter().any(|a| matches!(a, Action::Executed { seq: 1, client: ClientId(0), .. })), "A executed at seq 1");
     // And replica 1, getting B later, refuses it too.
     let acts = deliver(&mut sim, 1, 0, Message::Prepare(pb));
     assert!(rejected(&acts, Reason::PrepareOutOfOrder));
@@ -127,99 +71,42 @@ fn forged_and_reused_uis_are_refused() {
     let mut sim = idle_cluster();
     let a = request(0, 1, &KvOp::Null);
     let usig = &mut sim.replicas[0].usig;
-    let mut p = Prepare {
-        view: 0,
-        replica: ReplicaId(0),
-        seq: 1,
-        batch: vec![a.clone()].into(),
-        ui: placeholder(),
-    };
+    let mut p = Prepare { view: 0, replica: ReplicaId(0), seq: 1, batch: vec![a.clone()].into(), ui: placeholder() };
     p.ui = usig.create_ui(&p.digest()).unwrap();
     // Forged certificate.
     let mut forged = p.clone();
     forged.ui.cert = Certificate::HmacSha256([0x42; 32]);
-    assert!(rejected(
-        &deliver(&mut sim, 1, 0, Message::Prepare(forged)),
-        Reason::BadUi
-    ));
+    assert!(rejected(&deliver(&mut sim, 1, 0, Message::Prepare(forged)), Reason::BadUi));
     // Reused UI on other content (same counter, another batch).
     let mut reused = p.clone();
     reused.batch = vec![request(1, 1, &KvOp::Null)].into();
-    assert!(rejected(
-        &deliver(&mut sim, 1, 0, Message::Prepare(reused.clone())),
-        Reason::BadUi
-    ));
+    assert!(rejected(&deliver(&mut sim, 1, 0, Message::Prepare(reused.clone())), Reason::BadUi));
     // The genuine one is accepted; replaying it is a duplicate.
     let acts = deliver(&mut sim, 1, 0, Message::Prepare(p.clone()));
-    assert!(acts.iter().any(|a| matches!(
-        a,
-        Action::Broadcast {
-            message: Message::Commit(_)
-        }
-    )));
-    assert!(rejected(
-        &deliver(&mut sim, 1, 0, Message::Prepare(p.clone())),
-        Reason::Duplicate
-    ));
-    assert!(rejected(
-        &deliver(&mut sim, 1, 0, Message::Prepare(reused)),
-        Reason::Duplicate
-    ));
+    assert!(acts.iter().any(|a| matches!(a, Action::Broadcast { message: Message::Commit(_) })));
+    assert!(rejected(&deliver(&mut sim, 1, 0, Message::Prepare(p.clone())), Reason::Duplicate));
+    assert!(rejected(&deliver(&mut sim, 1, 0, Message::Prepare(reused)), Reason::Duplicate));
     // A UI of an epoch that is not accepted.
-    let mut other_epoch = rampart_minbft::MemUsig::new(
-        rampart_usig::UsigId(0),
-        9,
-        rampart_minbft::MemUsig::cluster_keys(3, USIG_SEED),
-    );
-    let mut q = Prepare {
-        view: 0,
-        replica: ReplicaId(0),
-        seq: 2,
-        batch: vec![request(1, 1, &KvOp::Null)].into(),
-        ui: placeholder(),
-    };
+    let mut other_epoch = rampart_minbft::MemUsig::new(rampart_usig::UsigId(0), 9, rampart_minbft::MemUsig::cluster_keys(3, USIG_SEED));
+    let mut q = Prepare { view: 0, replica: ReplicaId(0), seq: 2, batch: vec![request(1, 1, &KvOp::Null)].into(), ui: placeholder() };
     q.ui = other_epoch.create_ui(&q.digest()).unwrap();
-    assert!(rejected(
-        &deliver(&mut sim, 1, 0, Message::Prepare(q)),
-        Reason::EpochNotAccepted
-    ));
+    assert!(rejected(&deliver(&mut sim, 1, 0, Message::Prepare(q)), Reason::EpochNotAccepted));
     // A message claiming another sender than the transport's.
-    assert!(rejected(
-        &deliver(&mut sim, 1, 2, Message::Prepare(p)),
-        Reason::WrongSender
-    ));
+    assert!(rejected(&deliver(&mut sim, 1, 2, Message::Prepare(p)), Reason::WrongSender));
 }
 
 #[test]
 fn a_replica_cannot_forge_a_client_request() {
     let mut sim = idle_cluster();
     // Replica 0 (primary) makes up a request for client 0 without client 0's keys.
-    let mut r = request(
-        0,
-        1,
-        &KvOp::Put {
-            key: b"k".to_vec(),
-            value: b"evil".to_vec(),
-        },
-    );
+    let mut r = request(0, 1, &KvOp::Put { key: b"k".to_vec(), value: b"evil".to_vec() });
     r.authenticator = vec![[9; 32]; 3];
     let usig = &mut sim.replicas[0].usig;
-    let mut p = Prepare {
-        view: 0,
-        replica: ReplicaId(0),
-        seq: 1,
-        batch: vec![r].into(),
-        ui: placeholder(),
-    };
+    let mut p = Prepare { view: 0, replica: ReplicaId(0), seq: 1, batch: vec![r].into(), ui: placeholder() };
     p.ui = usig.create_ui(&p.digest()).unwrap();
     let acts = deliver(&mut sim, 1, 0, Message::Prepare(p));
     assert!(rejected(&acts, Reason::BadClientAuth));
-    assert!(!acts.iter().any(|a| matches!(
-        a,
-        Action::Broadcast {
-            message: Message::Commit(_)
-        }
-    )));
+    assert!(!acts.iter().any(|a| matches!(a, Action::Broadcast { message: Message::Commit(_) })));
 }
 
 #[test]
@@ -243,12 +130,7 @@ fn garbage_bytes_never_reach_the_core() {
 fn byzantine_replicas_in_simulation_keep_agreement_and_liveness() {
     for seed in 0..30u64 {
         for (b, mode) in [
-            (
-                0,
-                Byzantine::Equivocate {
-                    victim: 1 + (seed % 2) as u32,
-                },
-            ),
+            (0, Byzantine::Equivocate { victim: 1 + (seed % 2) as u32 }),
             (seed as u32 % 3, Byzantine::Noisy),
             (seed as u32 % 3, Byzantine::SilentTo((seed as u32 + 1) % 3)),
         ] {
@@ -263,15 +145,7 @@ fn byzantine_replicas_in_simulation_keep_agreement_and_liveness() {
             assert!(done, "seed {seed} {mode:?}\n{}", sim.dump());
             if matches!(mode, Byzantine::Equivocate { .. }) {
                 assert!(sim.equivocations > 0);
-                let victim_saw = honest
-                    .iter()
-                    .map(|&i| {
-                        sim.replicas[i as usize]
-                            .replica
-                            .rejections()
-                            .count(Reason::PrepareOutOfOrder)
-                    })
-                    .sum::<u64>();
+                let victim_saw = honest.iter().map(|&i| sim.replicas[i as usize].replica.rejections().count(Reason::PrepareOutOfOrder)).sum::<u64>();
                 assert!(victim_saw > 0, "equivocation detected");
             }
         }
@@ -279,12 +153,7 @@ fn byzantine_replicas_in_simulation_keep_agreement_and_liveness() {
 }
 
 fn placeholder() -> rampart_usig::Ui {
-    rampart_usig::Ui {
-        usig: rampart_usig::UsigId(0),
-        epoch: 0,
-        counter: 0,
-        cert: Certificate::HmacSha256([0; 32]),
-    }
+    rampart_usig::Ui { usig: rampart_usig::UsigId(0), epoch: 0, counter: 0, cert: Certificate::HmacSha256([0; 32]) }
 }
 
 #[test]
@@ -298,22 +167,11 @@ fn a_faulty_primary_racing_ahead_cannot_grow_a_backups_state() {
         let mut msgs = Vec::new();
         if q > 1 && (q - 1) % k == 0 {
             // Made-up checkpoints keep the barrier open.
-            let mut c = Checkpoint {
-                replica: ReplicaId(0),
-                seq: q - 1,
-                state_digest: [q as u8; 32],
-                ui: placeholder(),
-            };
+            let mut c = Checkpoint { replica: ReplicaId(0), seq: q - 1, state_digest: [q as u8; 32], ui: placeholder() };
             c.ui = usig.create_ui(&c.digest()).unwrap();
             msgs.push(Message::Checkpoint(c));
         }
-        let mut p = Prepare {
-            view: 0,
-            replica: ReplicaId(0),
-            seq: q,
-            batch: vec![request(q % 2, q, &KvOp::Null)].into(),
-            ui: placeholder(),
-        };
+        let mut p = Prepare { view: 0, replica: ReplicaId(0), seq: q, batch: vec![request(q % 2, q, &KvOp::Null)].into(), ui: placeholder() };
         p.ui = usig.create_ui(&p.digest()).unwrap();
         msgs.push(Message::Prepare(p));
         for m in msgs {
@@ -321,15 +179,8 @@ fn a_faulty_primary_racing_ahead_cannot_grow_a_backups_state() {
         }
     }
     let r = &sim.replicas[1].replica;
-    assert!(
-        r.slots_len() as u64 <= k * (CHECKPOINTS_AHEAD_MAX + 2),
-        "slots bounded: {}",
-        r.slots_len()
-    );
-    assert!(
-        r.rejections().count(Reason::HoldBackFull) > 0,
-        "the rest was held back, then refused"
-    );
+    assert!(r.slots_len() as u64 <= k * (CHECKPOINTS_AHEAD_MAX + 2), "slots bounded: {}", r.slots_len());
+    assert!(r.rejections().count(Reason::HoldBackFull) > 0, "the rest was held back, then refused");
     let _ = HELD_PER_PEER_MAX;
 }
 
@@ -342,43 +193,20 @@ fn a_commit_embedding_a_forged_prepare_does_not_wedge_a_correct_replica() {
     let r = request(0, 1, &KvOp::Null);
     // Replica 0 (Byzantine primary): a Commit (its counter 2) of a Prepare that claims to be
     // replica 1's counter 2 in view 1, with a certificate that cannot verify.
-    let mut forged = Prepare {
-        view: 1,
-        replica: ReplicaId(1),
-        seq: 1,
-        batch: vec![r.clone()].into(),
-        ui: placeholder(),
-    };
-    forged.ui = rampart_usig::Ui {
-        usig: rampart_usig::UsigId(1),
-        epoch: 1,
-        counter: 2,
-        cert: Certificate::HmacSha256([7; 32]),
-    };
+    let mut forged = Prepare { view: 1, replica: ReplicaId(1), seq: 1, batch: vec![r.clone()].into(), ui: placeholder() };
+    forged.ui = rampart_usig::Ui { usig: rampart_usig::UsigId(1), epoch: 1, counter: 2, cert: Certificate::HmacSha256([7; 32]) };
     let usig = &mut sim.replicas[0].usig;
-    let mut bad = Commit {
-        replica: ReplicaId(0),
-        prepare: forged,
-        ui: placeholder(),
-    };
+    let mut bad = Commit { replica: ReplicaId(0), prepare: forged, ui: placeholder() };
     bad.ui = usig.create_ui(&bad.digest()).unwrap();
     // Then a genuine Prepare for seq 1 (its counter 3).
-    let mut p = Prepare {
-        view: 0,
-        replica: ReplicaId(0),
-        seq: 1,
-        batch: vec![r].into(),
-        ui: placeholder(),
-    };
+    let mut p = Prepare { view: 0, replica: ReplicaId(0), seq: 1, batch: vec![r].into(), ui: placeholder() };
     p.ui = usig.create_ui(&p.digest()).unwrap();
     deliver(&mut sim, 1, 0, Message::Commit(bad.clone()));
     let acts = deliver(&mut sim, 1, 0, Message::Prepare(p.clone()));
     let commit_1 = acts
         .iter()
         .find_map(|a| match a {
-            Action::Broadcast {
-                message: m @ Message::Commit(_),
-            } => Some(m.clone()),
+            Action::Broadcast { message: m @ Message::Commit(_) } => Some(m.clone()),
             _ => None,
         })
         .expect("replica 1 commits the genuine Prepare");
@@ -386,11 +214,7 @@ fn a_commit_embedding_a_forged_prepare_does_not_wedge_a_correct_replica() {
     deliver(&mut sim, 2, 1, commit_1);
     deliver(&mut sim, 2, 0, Message::Prepare(p));
     let acts = deliver(&mut sim, 2, 0, Message::Commit(bad));
-    assert_eq!(
-        sim.replicas[2].replica.executed_seq(),
-        1,
-        "replica 2 executed seq 1: {acts:?}"
-    );
+    assert_eq!(sim.replicas[2].replica.executed_seq(), 1, "replica 2 executed seq 1: {acts:?}");
     assert_eq!(sim.replicas[1].replica.executed_seq(), 1);
 }
 
@@ -410,10 +234,7 @@ fn a_refused_message_is_counted_and_leaves_the_protocol_state_alone() {
         ui: rampart_usig::Ui { counter: 1, ..placeholder() },
     };
     let actions = deliver(&mut sim, 1, 0, Message::Prepare(p));
-    assert!(
-        actions.iter().any(|a| matches!(a, Action::Rejected { .. })),
-        "refused: {actions:?}"
-    );
+    assert!(actions.iter().any(|a| matches!(a, Action::Rejected { .. })), "refused: {actions:?}");
     let after = &sim.replicas[1].replica;
     assert_eq!(after.rejections().total(), total_before + 1, "counted once");
     assert_ne!(after.rejections(), before.rejections());

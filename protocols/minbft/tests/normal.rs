@@ -13,10 +13,7 @@ fn all_requests_complete_and_agree_with_batching() {
     // Batching happened: fewer sequence numbers than requests.
     let reqs: usize = sim.executed[0].values().map(|e| e.len()).sum();
     assert_eq!(reqs, 8 * 30);
-    assert!(
-        sim.max_executed() < 8 * 30,
-        "batches carry several requests"
-    );
+    assert!(sim.max_executed() < 8 * 30, "batches carry several requests");
 }
 
 use rampart_minbft::auth::{derive_key, request_authenticator};
@@ -33,29 +30,13 @@ fn a_retried_request_is_answered_from_the_reply_cache_not_executed_again() {
     assert!(sim.run_until_done());
     // Client 0 retransmits its last request (id 5) to every replica.
     let op = sim.clients[0].sent[&5].encode();
-    let keys: Vec<_> = (0..3)
-        .map(|r| rampart_minbft::auth::MacKey::new(&derive_key(&MASTER, ClientId(0), ReplicaId(r))))
-        .collect();
-    let request = Request {
-        client: ClientId(0),
-        request_id: 5,
-        authenticator: request_authenticator(&keys, ClientId(0), 5, &op),
-        operation: op,
-    };
+    let keys: Vec<_> = (0..3).map(|r| rampart_minbft::auth::MacKey::new(&derive_key(&MASTER, ClientId(0), ReplicaId(r)))).collect();
+    let request = Request { client: ClientId(0), request_id: 5, authenticator: request_authenticator(&keys, ClientId(0), 5, &op), operation: op };
     for i in 0..3usize {
         let node = &mut sim.replicas[i];
         let before = node.replica.executed_seq();
-        let actions = node.replica.step(
-            &mut node.usig,
-            Input::Message {
-                from: Peer::Client(ClientId(0)),
-                message: Message::Request(request.clone()),
-            },
-        );
-        assert!(
-            !actions.iter().any(|a| matches!(a, Action::Executed { .. })),
-            "not executed again"
-        );
+        let actions = node.replica.step(&mut node.usig, Input::Message { from: Peer::Client(ClientId(0)), message: Message::Request(request.clone()) });
+        assert!(!actions.iter().any(|a| matches!(a, Action::Executed { .. })), "not executed again");
         let reply = actions
             .iter()
             .find_map(|a| match a {
@@ -72,19 +53,8 @@ fn a_retried_request_is_answered_from_the_reply_cache_not_executed_again() {
     let mut old = request.clone();
     old.request_id = 3;
     old.authenticator = request_authenticator(&keys, ClientId(0), 3, &old.operation);
-    let actions = node.replica.step(
-        &mut node.usig,
-        Input::Message {
-            from: Peer::Client(ClientId(0)),
-            message: Message::Request(old),
-        },
-    );
-    assert!(actions.iter().any(|a| matches!(
-        a,
-        Action::Rejected {
-            reason: rampart_minbft::Reason::StaleRequest
-        }
-    )));
+    let actions = node.replica.step(&mut node.usig, Input::Message { from: Peer::Client(ClientId(0)), message: Message::Request(old) });
+    assert!(actions.iter().any(|a| matches!(a, Action::Rejected { reason: rampart_minbft::Reason::StaleRequest })));
     let _ = KvOp::Null;
 }
 
@@ -121,21 +91,12 @@ fn checkpoints_garbage_collect_the_log() {
     }
     sim.check(&[0, 1, 2]);
     let executed = sim.max_executed() as usize;
-    assert!(
-        executed > 10 * k,
-        "ran many checkpoint intervals ({executed})"
-    );
+    assert!(executed > 10 * k, "ran many checkpoint intervals ({executed})");
     // The log holds at most about CHECKPOINTS_AHEAD_MAX intervals of own messages, not all.
-    assert!(
-        max_log <= 3 * k + 8,
-        "sent log bounded by checkpoints: {max_log}"
-    );
+    assert!(max_log <= 3 * k + 8, "sent log bounded by checkpoints: {max_log}");
     assert!(max_slots <= 2 * k, "slots bounded: {max_slots}");
     for r in &sim.replicas {
         let stable = r.replica.stable_checkpoint().seq;
-        assert!(
-            stable + 2 * k as u64 >= r.replica.executed_seq(),
-            "stable checkpoint follows execution"
-        );
+        assert!(stable + 2 * k as u64 >= r.replica.executed_seq(), "stable checkpoint follows execution");
     }
 }

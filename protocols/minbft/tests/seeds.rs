@@ -55,23 +55,14 @@ fn scenario(seed: u64) {
         _ => {}
     }
     let done = sim.run_until_done();
-    let honest: Vec<u32> = (0..3)
-        .filter(|&i| cfg.byzantine.is_none_or(|(b, _)| b != i))
-        .collect();
+    let honest: Vec<u32> = (0..3).filter(|&i| cfg.byzantine.is_none_or(|(b, _)| b != i)).collect();
     sim.check(&honest);
-    assert!(
-        done,
-        "seed {seed} (kind {kind}, faulty {faulty}): clients did not finish\n{cfg:?}\n{}",
-        sim.dump()
-    );
+    assert!(done, "seed {seed} (kind {kind}, faulty {faulty}): clients did not finish\n{cfg:?}\n{}", sim.dump());
 }
 
 #[test]
 fn many_seeds() {
-    let count: u64 = std::env::var("SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(if cfg!(debug_assertions) { 40 } else { 300 });
+    let count: u64 = std::env::var("SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(if cfg!(debug_assertions) { 40 } else { 300 });
     for seed in 0..count {
         if std::env::var_os("VERBOSE").is_some() {
             eprintln!("seed {seed}");

@@ -230,14 +230,7 @@ type Contender<'a> = (&'a str, &'a dyn Fn() -> Duration);
 /// Runs the baseline and each contender `ROUNDS` times, interleaved (the order rotates every
 /// round), and prints for each the median rate and the median of its per-round ratio to the
 /// baseline run next to it in time — which cancels most of the drift of a shared machine.
-fn compare(
-    title: &str,
-    units: f64,
-    unit: &str,
-    scale: f64,
-    baseline: Contender,
-    contenders: &[Contender],
-) {
+fn compare(title: &str, units: f64, unit: &str, scale: f64, baseline: Contender, contenders: &[Contender]) {
     let all: Vec<&Contender> = std::iter::once(&baseline).chain(contenders).collect();
     let mut rates = vec![Vec::new(); all.len()];
     for round in 0..ROUNDS {
@@ -248,19 +241,10 @@ fn compare(
     }
     println!("{title}");
     let base = &rates[0];
-    println!(
-        "  {:<40} {:8.2} {unit}",
-        baseline.0,
-        median(base.clone()) / scale
-    );
+    println!("  {:<40} {:8.2} {unit}", baseline.0, median(base.clone()) / scale);
     for (i, (label, _)) in contenders.iter().enumerate() {
         let ratios = rates[i + 1].iter().zip(base).map(|(r, b)| r / b).collect();
-        println!(
-            "  {:<40} {:8.2} {unit}   ratio rampart/rtrb {:.2}",
-            label,
-            median(rates[i + 1].clone()) / scale,
-            median(ratios)
-        );
+        println!("  {:<40} {:8.2} {unit}   ratio rampart/rtrb {:.2}", label, median(rates[i + 1].clone()) / scale, median(ratios));
     }
 }
 
@@ -270,10 +254,7 @@ fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
     let scale = if quick { 100 } else { 1 };
     let (small, large) = (SMALL_MESSAGES / scale, LARGE_MESSAGES / scale);
-    println!(
-        "rampart-ring vs rtrb, two threads, {} KiB rings, medians of {ROUNDS} interleaved rounds",
-        RING_BYTES / 1024
-    );
+    println!("rampart-ring vs rtrb, two threads, {} KiB rings, medians of {ROUNDS} interleaved rounds", RING_BYTES / 1024);
     // `RING_BENCH=small` or `RING_BENCH=large` runs one case only (for profiling).
     let only = std::env::var("RING_BENCH").unwrap_or_default();
     if only != "large" {
@@ -284,15 +265,9 @@ fn main() {
             1e6,
             ("rtrb push/pop of [u8; 64]", &|| rtrb_small(small)),
             &[
-                ("rampart try_write_frame, batched", &|| {
-                    rampart(64, small, Mode::Batched)
-                }),
-                ("rampart try_write_frame + publish", &|| {
-                    rampart(64, small, Mode::PublishEach)
-                }),
-                ("rampart try_send_frame", &|| {
-                    rampart(64, small, Mode::SendEach)
-                }),
+                ("rampart try_write_frame, batched", &|| rampart(64, small, Mode::Batched)),
+                ("rampart try_write_frame + publish", &|| rampart(64, small, Mode::PublishEach)),
+                ("rampart try_send_frame", &|| rampart(64, small, Mode::SendEach)),
             ],
         );
     }
@@ -302,19 +277,11 @@ fn main() {
             large as f64 * 4096.0,
             "GiB/s",
             (1u64 << 30) as f64,
-            ("rtrb push/pop_entire_slice of 4096 u8", &|| {
-                rtrb_large(large)
-            }),
+            ("rtrb push/pop_entire_slice of 4096 u8", &|| rtrb_large(large)),
             &[
-                ("rampart try_write_frame, batched", &|| {
-                    rampart(4096, large, Mode::Batched)
-                }),
-                ("rampart try_write_frame + publish", &|| {
-                    rampart(4096, large, Mode::PublishEach)
-                }),
-                ("rampart try_send_frame", &|| {
-                    rampart(4096, large, Mode::SendEach)
-                }),
+                ("rampart try_write_frame, batched", &|| rampart(4096, large, Mode::Batched)),
+                ("rampart try_write_frame + publish", &|| rampart(4096, large, Mode::PublishEach)),
+                ("rampart try_send_frame", &|| rampart(4096, large, Mode::SendEach)),
             ],
         );
     }

@@ -68,22 +68,12 @@ impl Consumer {
         let tail = region.tail().load(Ordering::Acquire);
         let align = FRAME_ALIGN_BYTES as u32;
         if head % align != 0 {
-            return Err(RingError::Corrupt {
-                fault: Fault::HeadOutOfRange { head, tail },
-            });
+            return Err(RingError::Corrupt { fault: Fault::HeadOutOfRange { head, tail } });
         }
         if tail % align != 0 || tail.wrapping_sub(head) > region.capacity_bytes() {
-            return Err(RingError::Corrupt {
-                fault: Fault::TailOutOfRange { tail, head },
-            });
+            return Err(RingError::Corrupt { fault: Fault::TailOutOfRange { tail, head } });
         }
-        Ok(Consumer {
-            region,
-            head,
-            cached_tail: tail,
-            fault: None,
-            scratch: [0; MAX_FRAME_BYTES],
-        })
+        Ok(Consumer { region, head, cached_tail: tail, fault: None, scratch: [0; MAX_FRAME_BYTES] })
     }
 
     /// Capacity of the data area, in bytes.
@@ -100,12 +90,9 @@ impl Consumer {
         };
         let len_bytes = len_bytes as usize;
         let Some(dst) = out.get_mut(..len_bytes) else {
-            return Err(RingError::BufferTooSmall {
-                needed_bytes: len_bytes,
-            });
+            return Err(RingError::BufferTooSmall { needed_bytes: len_bytes });
         };
-        self.region
-            .read_bytes(self.head.wrapping_add(FRAME_HEADER_BYTES as u32), dst);
+        self.region.read_bytes(self.head.wrapping_add(FRAME_HEADER_BYTES as u32), dst);
         self.consume(span);
         Ok(Some(len_bytes))
     }
@@ -121,10 +108,7 @@ impl Consumer {
         let mut frame = Frame::new();
         // Cannot fail: len_bytes <= MAX_FRAME_BYTES, checked in `next_frame`.
         let _ = frame.resize(len_bytes as usize, 0);
-        self.region.read_bytes(
-            self.head.wrapping_add(FRAME_HEADER_BYTES as u32),
-            &mut frame,
-        );
+        self.region.read_bytes(self.head.wrapping_add(FRAME_HEADER_BYTES as u32), &mut frame);
         self.consume(span);
         Ok(Some(frame))
     }
@@ -140,8 +124,7 @@ impl Consumer {
             return Ok(None);
         };
         let copy = &mut self.scratch[..len_bytes as usize];
-        self.region
-            .read_bytes(self.head.wrapping_add(FRAME_HEADER_BYTES as u32), copy);
+        self.region.read_bytes(self.head.wrapping_add(FRAME_HEADER_BYTES as u32), copy);
         self.consume(span);
         match postcard::take_from_bytes::<T>(&self.scratch[..len_bytes as usize]) {
             Ok((msg, [])) => Ok(Some(msg)),
@@ -204,14 +187,8 @@ impl Consumer {
         let available = tail.wrapping_sub(self.head);
         let known = self.cached_tail.wrapping_sub(self.head);
         // Aligned, not behind the tail we already accepted, at most one capacity ahead of head.
-        if tail % FRAME_ALIGN_BYTES as u32 != 0
-            || available > self.region.capacity_bytes()
-            || available < known
-        {
-            return Err(self.poison(Fault::TailOutOfRange {
-                tail,
-                head: self.head,
-            }));
+        if tail % FRAME_ALIGN_BYTES as u32 != 0 || available > self.region.capacity_bytes() || available < known {
+            return Err(self.poison(Fault::TailOutOfRange { tail, head: self.head }));
         }
         self.cached_tail = tail;
         Ok(available)
@@ -239,10 +216,7 @@ impl Consumer {
         }
         let span = crate::frame_span_bytes(len_bytes as usize) as u32;
         if span > available {
-            return Err(self.poison(Fault::FrameOverrun {
-                len_bytes,
-                available_bytes: available,
-            }));
+            return Err(self.poison(Fault::FrameOverrun { len_bytes, available_bytes: available }));
         }
         Ok(Some((len_bytes, span)))
     }

@@ -111,19 +111,11 @@ impl fmt::Display for RingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RingError::Full => f.write_str("the ring is full; retry after the consumer makes room"),
-            RingError::TooLarge {
-                len_bytes,
-                max_bytes,
-            } => {
-                write!(
-                    f,
-                    "a frame of {len_bytes} bytes exceeds this ring's limit of {max_bytes}"
-                )
+            RingError::TooLarge { len_bytes, max_bytes } => {
+                write!(f, "a frame of {len_bytes} bytes exceeds this ring's limit of {max_bytes}")
             }
             RingError::Encode => f.write_str("the message could not be encoded"),
-            RingError::Decode => {
-                f.write_str("a frame is not a valid encoding of the expected type")
-            }
+            RingError::Decode => f.write_str("a frame is not a valid encoding of the expected type"),
             RingError::BufferTooSmall { needed_bytes } => {
                 write!(f, "the next frame needs a buffer of {needed_bytes} bytes")
             }
@@ -140,10 +132,7 @@ impl fmt::Display for RegionProblem {
             RegionProblem::Misaligned => {
                 write!(f, "not aligned to {} bytes", crate::CACHE_LINE_BYTES)
             }
-            RegionProblem::TooSmall {
-                len_bytes,
-                min_bytes,
-            } => {
+            RegionProblem::TooSmall { len_bytes, min_bytes } => {
                 write!(f, "{len_bytes} bytes, at least {min_bytes} needed")
             }
         }
@@ -166,18 +155,8 @@ impl fmt::Display for Fault {
             Fault::TailOutOfRange { tail, head } => {
                 write!(f, "producer index {tail} is out of range (head {head})")
             }
-            Fault::FrameTooLong { len_bytes } => write!(
-                f,
-                "frame length {len_bytes} exceeds the limit of {}",
-                crate::MAX_FRAME_BYTES
-            ),
-            Fault::FrameOverrun {
-                len_bytes,
-                available_bytes,
-            } => write!(
-                f,
-                "frame length {len_bytes} overruns the {available_bytes} published bytes"
-            ),
+            Fault::FrameTooLong { len_bytes } => write!(f, "frame length {len_bytes} exceeds the limit of {}", crate::MAX_FRAME_BYTES),
+            Fault::FrameOverrun { len_bytes, available_bytes } => write!(f, "frame length {len_bytes} overruns the {available_bytes} published bytes"),
         }
     }
 }

@@ -20,10 +20,7 @@ use postcard::ser_flavors::{Flavor, Size};
 use serde::Serialize;
 
 use crate::region::{RawRegion, Region};
-use crate::{
-    frame_span_bytes, Doorbell, Fault, RingError, FRAME_ALIGN_BYTES, FRAME_HEADER_BYTES,
-    MAX_FRAME_BYTES, PUBLISH_BATCH_BYTES,
-};
+use crate::{frame_span_bytes, Doorbell, Fault, RingError, FRAME_ALIGN_BYTES, FRAME_HEADER_BYTES, MAX_FRAME_BYTES, PUBLISH_BATCH_BYTES};
 
 /// The sending side of a ring. One per ring; `Send` so it may move to another thread.
 pub struct Producer<D: Doorbell> {
@@ -62,33 +59,17 @@ impl<D: Doorbell> Producer<D> {
     /// `region` is valid for reads and writes of `len_bytes` bytes for as long as the producer
     /// lives; nothing in this process holds a Rust reference into it; no other `Producer` is
     /// attached to it. (The crate docs give the full contract.)
-    pub unsafe fn attach(
-        region: *mut u8,
-        len_bytes: usize,
-        doorbell: D,
-    ) -> Result<Self, RingError> {
+    pub unsafe fn attach(region: *mut u8, len_bytes: usize, doorbell: D) -> Result<Self, RingError> {
         // SAFETY: forwarded from the caller.
         let raw = unsafe { RawRegion::new(region, len_bytes) }?;
         let region = raw.open().map_err(|fault| RingError::Corrupt { fault })?;
         let tail = region.tail().load(Ordering::Relaxed);
         let head = region.head().load(Ordering::Acquire);
-        if tail % FRAME_ALIGN_BYTES as u32 != 0 || tail.wrapping_sub(head) > region.capacity_bytes()
-        {
-            return Err(RingError::Corrupt {
-                fault: Fault::TailOutOfRange { tail, head },
-            });
+        if tail % FRAME_ALIGN_BYTES as u32 != 0 || tail.wrapping_sub(head) > region.capacity_bytes() {
+            return Err(RingError::Corrupt { fault: Fault::TailOutOfRange { tail, head } });
         }
         let publish_batch_bytes = (PUBLISH_BATCH_BYTES as u32).min(region.capacity_bytes() / 4);
-        Ok(Producer {
-            region,
-            tail,
-            published_tail: tail,
-            publish_batch_bytes,
-            unannounced: false,
-            cached_head: head,
-            fault: None,
-            doorbell,
-        })
+        Ok(Producer { region, tail, published_tail: tail, publish_batch_bytes, unannounced: false, cached_head: head, fault: None, doorbell })
     }
 
     /// Capacity of the data area, in bytes.
@@ -141,16 +122,12 @@ impl<D: Doorbell> Producer<D> {
         self.check()?;
         let len_bytes = frame.len();
         if len_bytes > self.max_frame_bytes() {
-            return Err(RingError::TooLarge {
-                len_bytes,
-                max_bytes: self.max_frame_bytes(),
-            });
+            return Err(RingError::TooLarge { len_bytes, max_bytes: self.max_frame_bytes() });
         }
         // Both fit in u32: len_bytes <= MAX_FRAME_BYTES.
         let span = frame_span_bytes(len_bytes) as u32;
         self.reserve(span)?;
-        self.region
-            .write_bytes(self.tail.wrapping_add(FRAME_HEADER_BYTES as u32), frame);
+        self.region.write_bytes(self.tail.wrapping_add(FRAME_HEADER_BYTES as u32), frame);
         self.region.store_frame_len(self.tail, len_bytes as u32);
         self.stage(span);
         Ok(())
@@ -162,26 +139,16 @@ impl<D: Doorbell> Producer<D> {
     /// of [`MAX_FRAME_BYTES`] is needed on the stack.
     pub fn try_write<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<(), RingError> {
         self.check()?;
-        let len_bytes =
-            postcard::serialize_with_flavor(msg, Size::default()).map_err(|_| RingError::Encode)?;
+        let len_bytes = postcard::serialize_with_flavor(msg, Size::default()).map_err(|_| RingError::Encode)?;
         if len_bytes > self.max_frame_bytes() {
-            return Err(RingError::TooLarge {
-                len_bytes,
-                max_bytes: self.max_frame_bytes(),
-            });
+            return Err(RingError::TooLarge { len_bytes, max_bytes: self.max_frame_bytes() });
         }
         let span = frame_span_bytes(len_bytes) as u32;
         self.reserve(span)?;
-        let writer = RingWriter {
-            region: &self.region,
-            index: self.tail.wrapping_add(FRAME_HEADER_BYTES as u32),
-            written_bytes: 0,
-            limit_bytes: len_bytes,
-        };
+        let writer = RingWriter { region: &self.region, index: self.tail.wrapping_add(FRAME_HEADER_BYTES as u32), written_bytes: 0, limit_bytes: len_bytes };
         // A serializer that produced more bytes the second time is stopped at the limit; one that
         // produced fewer is caught here. Either way nothing is published.
-        let written =
-            postcard::serialize_with_flavor(msg, writer).map_err(|_| RingError::Encode)?;
+        let written = postcard::serialize_with_flavor(msg, writer).map_err(|_| RingError::Encode)?;
         if written != len_bytes {
             return Err(RingError::Encode);
         }
@@ -265,10 +232,7 @@ impl<D: Doorbell> Producer<D> {
         // The consumer may only have moved forward, and not past what we published.
         let advanced = head.wrapping_sub(self.cached_head);
         if advanced > self.published_tail.wrapping_sub(self.cached_head) {
-            return Err(self.poison(Fault::HeadOutOfRange {
-                head,
-                tail: self.tail,
-            }));
+            return Err(self.poison(Fault::HeadOutOfRange { head, tail: self.tail }));
         }
         self.cached_head = head;
         if capacity - (used - advanced) >= span {
@@ -319,8 +283,7 @@ impl Flavor for RingWriter<'_> {
             return Err(postcard::Error::SerializeBufferFull);
         }
         // written_bytes + len <= limit_bytes <= MAX_FRAME_BYTES: fits in u32.
-        self.region
-            .write_bytes(self.index.wrapping_add(self.written_bytes as u32), bytes);
+        self.region.write_bytes(self.index.wrapping_add(self.written_bytes as u32), bytes);
         self.written_bytes += bytes.len();
         Ok(())
     }

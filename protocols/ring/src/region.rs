@@ -14,9 +14,8 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::{
-    Fault, RegionProblem, RingError, CACHE_LINE_BYTES, CAPACITY_OFFSET_BYTES, FRAME_HEADER_BYTES,
-    HEADER_BYTES, HEAD_OFFSET_BYTES, MAGIC, MAGIC_OFFSET_BYTES, MAX_CAPACITY_BYTES,
-    MIN_CAPACITY_BYTES, TAIL_OFFSET_BYTES, VERSION, VERSION_OFFSET_BYTES, WAITING_OFFSET_BYTES,
+    Fault, RegionProblem, RingError, CACHE_LINE_BYTES, CAPACITY_OFFSET_BYTES, FRAME_HEADER_BYTES, HEADER_BYTES, HEAD_OFFSET_BYTES, MAGIC, MAGIC_OFFSET_BYTES,
+    MAX_CAPACITY_BYTES, MIN_CAPACITY_BYTES, TAIL_OFFSET_BYTES, VERSION, VERSION_OFFSET_BYTES, WAITING_OFFSET_BYTES,
 };
 
 /// A caller-provided region whose address and length have been checked, but whose header has not.
@@ -36,23 +35,14 @@ impl RawRegion {
     /// those bytes (see the crate docs for the full contract).
     pub(crate) unsafe fn new(base: *mut u8, len_bytes: usize) -> Result<Self, RingError> {
         let Some(base) = NonNull::new(base) else {
-            return Err(RingError::BadRegion {
-                problem: RegionProblem::Null,
-            });
+            return Err(RingError::BadRegion { problem: RegionProblem::Null });
         };
         if base.as_ptr() as usize % CACHE_LINE_BYTES != 0 {
-            return Err(RingError::BadRegion {
-                problem: RegionProblem::Misaligned,
-            });
+            return Err(RingError::BadRegion { problem: RegionProblem::Misaligned });
         }
         let min_bytes = HEADER_BYTES + MIN_CAPACITY_BYTES;
         if len_bytes < min_bytes {
-            return Err(RingError::BadRegion {
-                problem: RegionProblem::TooSmall {
-                    len_bytes,
-                    min_bytes,
-                },
-            });
+            return Err(RingError::BadRegion { problem: RegionProblem::TooSmall { len_bytes, min_bytes } });
         }
         Ok(RawRegion { base, len_bytes })
     }
@@ -61,10 +51,7 @@ impl RawRegion {
     #[inline]
     fn word(&self, offset: usize) -> &AtomicU32 {
         // Offsets are crate constants; this holds for every call site.
-        assert!(
-            offset % 4 == 0 && offset + 4 <= HEADER_BYTES,
-            "header offset {offset}"
-        );
+        assert!(offset % 4 == 0 && offset + 4 <= HEADER_BYTES, "header offset {offset}");
         // SAFETY: `offset + 4 <= HEADER_BYTES <= len_bytes`, so the word lies in the region, which
         // is valid for reads and writes for as long as `self` is used (contract of `new`). The
         // base is 64-byte aligned and `offset` a multiple of 4, so the word is aligned for
@@ -78,14 +65,11 @@ impl RawRegion {
         self.word(TAIL_OFFSET_BYTES).store(0, Ordering::Relaxed);
         self.word(HEAD_OFFSET_BYTES).store(0, Ordering::Relaxed);
         self.word(WAITING_OFFSET_BYTES).store(0, Ordering::Relaxed);
-        self.word(VERSION_OFFSET_BYTES)
-            .store(VERSION, Ordering::Relaxed);
-        self.word(CAPACITY_OFFSET_BYTES)
-            .store(capacity_bytes, Ordering::Relaxed);
+        self.word(VERSION_OFFSET_BYTES).store(VERSION, Ordering::Relaxed);
+        self.word(CAPACITY_OFFSET_BYTES).store(capacity_bytes, Ordering::Relaxed);
         // Release: a side that reads the magic with Acquire also sees the fields above. (Handing
         // the region to the peer — spawning it, mapping the region — usually orders this anyway.)
-        self.word(MAGIC_OFFSET_BYTES)
-            .store(MAGIC, Ordering::Release);
+        self.word(MAGIC_OFFSET_BYTES).store(MAGIC, Ordering::Release);
     }
 
     /// The largest capacity this region can hold: a power of two, at most
@@ -110,17 +94,10 @@ impl RawRegion {
         }
         let capacity_bytes = self.word(CAPACITY_OFFSET_BYTES).load(Ordering::Relaxed);
         let capacity = capacity_bytes as usize;
-        if !capacity.is_power_of_two()
-            || !(MIN_CAPACITY_BYTES..=MAX_CAPACITY_BYTES).contains(&capacity)
-            || capacity > self.len_bytes - HEADER_BYTES
-        {
+        if !capacity.is_power_of_two() || !(MIN_CAPACITY_BYTES..=MAX_CAPACITY_BYTES).contains(&capacity) || capacity > self.len_bytes - HEADER_BYTES {
             return Err(Fault::BadCapacity { capacity_bytes });
         }
-        Ok(Region {
-            raw: self,
-            capacity_bytes,
-            mask: capacity_bytes - 1,
-        })
+        Ok(Region { raw: self, capacity_bytes, mask: capacity_bytes - 1 })
     }
 }
 
@@ -196,10 +173,7 @@ impl Region {
     fn span(&self, index: u32, len: usize) -> (usize, usize, usize) {
         // An internal invariant (frames are at most MAX_FRAME_BYTES and fit the capacity), not
         // something the peer controls.
-        assert!(
-            len <= self.capacity_bytes as usize,
-            "copy of {len} bytes exceeds the ring"
-        );
+        assert!(len <= self.capacity_bytes as usize, "copy of {len} bytes exceeds the ring");
         let pos = (index & self.mask) as usize;
         let first = len.min(self.capacity_bytes as usize - pos);
         (pos, first, len - first)

@@ -5,9 +5,8 @@ mod common;
 
 use common::{Rng, TestRegion};
 use rampart_ring::{
-    Consumer, Fault, NoDoorbell, Producer, RingError, Wait, CAPACITY_OFFSET_BYTES, HEADER_BYTES,
-    HEAD_OFFSET_BYTES, MAGIC_OFFSET_BYTES, MAX_FRAME_BYTES, TAIL_OFFSET_BYTES,
-    VERSION_OFFSET_BYTES, WAITING_OFFSET_BYTES,
+    Consumer, Fault, NoDoorbell, Producer, RingError, Wait, CAPACITY_OFFSET_BYTES, HEADER_BYTES, HEAD_OFFSET_BYTES, MAGIC_OFFSET_BYTES, MAX_FRAME_BYTES,
+    TAIL_OFFSET_BYTES, VERSION_OFFSET_BYTES, WAITING_OFFSET_BYTES,
 };
 
 const CAPACITY: usize = 256;
@@ -33,13 +32,7 @@ fn a_producer_index_more_than_the_capacity_ahead_is_refused_and_the_refusal_stic
     region.write_u32(TAIL_OFFSET_BYTES, CAPACITY as u32 + 4);
     let mut buf = [0u8; 64];
     let fault = corrupt(rx.try_recv_frame_into(&mut buf));
-    assert_eq!(
-        fault,
-        Fault::TailOutOfRange {
-            tail: CAPACITY as u32 + 4,
-            head: 0
-        }
-    );
+    assert_eq!(fault, Fault::TailOutOfRange { tail: CAPACITY as u32 + 4, head: 0 });
     // Repairing the index does not make the consumer trust the ring again.
     region.write_u32(TAIL_OFFSET_BYTES, 0);
     assert_eq!(corrupt(rx.try_recv_frame_into(&mut buf)), fault);
@@ -55,18 +48,12 @@ fn a_producer_index_that_moves_backwards_or_is_misaligned_is_refused() {
     assert_eq!(rx.try_recv_frame_into(&mut buf).unwrap(), Some(12));
     // Behind the consumer: the consumer would be "ahead of the producer".
     region.write_u32(TAIL_OFFSET_BYTES, 8);
-    assert!(matches!(
-        corrupt(rx.try_recv_frame_into(&mut buf)),
-        Fault::TailOutOfRange { tail: 8, .. }
-    ));
+    assert!(matches!(corrupt(rx.try_recv_frame_into(&mut buf)), Fault::TailOutOfRange { tail: 8, .. }));
 
     let (region, mut tx, mut rx) = ring();
     tx.try_send_frame(&[1; 12]).unwrap();
     region.write_u32(TAIL_OFFSET_BYTES, 17);
-    assert!(matches!(
-        corrupt(rx.try_recv_frame_into(&mut buf)),
-        Fault::TailOutOfRange { tail: 17, .. }
-    ));
+    assert!(matches!(corrupt(rx.try_recv_frame_into(&mut buf)), Fault::TailOutOfRange { tail: 17, .. }));
 
     // Backwards, but still ahead of head: the consumer already saw frames up to the old tail.
     let (region, mut tx, mut rx) = ring();
@@ -75,12 +62,7 @@ fn a_producer_index_that_moves_backwards_or_is_misaligned_is_refused() {
     region.write_u32(TAIL_OFFSET_BYTES, 16);
     assert_eq!(rx.try_recv_frame_into(&mut buf).unwrap(), Some(12));
     region.write_u32(TAIL_OFFSET_BYTES, 4);
-    assert!(matches!(
-        rx.prepare_wait(),
-        Err(RingError::Corrupt {
-            fault: Fault::TailOutOfRange { .. }
-        })
-    ));
+    assert!(matches!(rx.prepare_wait(), Err(RingError::Corrupt { fault: Fault::TailOutOfRange { .. } })));
 }
 
 #[test]
@@ -90,47 +72,24 @@ fn frame_lengths_beyond_the_limit_or_the_published_bytes_are_refused() {
     let (region, mut tx, mut rx) = ring();
     tx.try_send_frame(&[0; 8]).unwrap();
     region.write_u32(HEADER_BYTES, MAX_FRAME_BYTES as u32 + 1);
-    assert_eq!(
-        corrupt(rx.try_recv_frame_into(&mut buf)),
-        Fault::FrameTooLong {
-            len_bytes: MAX_FRAME_BYTES as u32 + 1
-        }
-    );
+    assert_eq!(corrupt(rx.try_recv_frame_into(&mut buf)), Fault::FrameTooLong { len_bytes: MAX_FRAME_BYTES as u32 + 1 });
     // Huge.
     let (region, mut tx, mut rx) = ring();
     tx.try_send_frame(&[0; 8]).unwrap();
     region.write_u32(HEADER_BYTES, u32::MAX);
-    assert_eq!(
-        rx.try_recv::<u64>(),
-        Err(RingError::Corrupt {
-            fault: Fault::FrameTooLong {
-                len_bytes: u32::MAX
-            }
-        })
-    );
+    assert_eq!(rx.try_recv::<u64>(), Err(RingError::Corrupt { fault: Fault::FrameTooLong { len_bytes: u32::MAX } }));
     // Within the limit but past the tail.
     let (region, mut tx, mut rx) = ring();
     tx.try_send_frame(&[0; 8]).unwrap();
     region.write_u32(HEADER_BYTES, 9);
-    assert_eq!(
-        corrupt(rx.try_recv_frame_into(&mut buf)),
-        Fault::FrameOverrun {
-            len_bytes: 9,
-            available_bytes: 12
-        }
-    );
+    assert_eq!(corrupt(rx.try_recv_frame_into(&mut buf)), Fault::FrameOverrun { len_bytes: 9, available_bytes: 12 });
     // The second frame of a batch.
     let (region, mut tx, mut rx) = ring();
     tx.try_send_frame(&[0; 8]).unwrap();
     tx.try_send_frame(&[0; 8]).unwrap();
     region.write_u32(HEADER_BYTES + 12, 200);
     assert_eq!(rx.try_recv_frame().unwrap().unwrap().len(), 8);
-    assert!(matches!(
-        rx.try_recv_frame(),
-        Err(RingError::Corrupt {
-            fault: Fault::FrameOverrun { .. }
-        })
-    ));
+    assert!(matches!(rx.try_recv_frame(), Err(RingError::Corrupt { fault: Fault::FrameOverrun { .. } })));
     assert!(region.guards_intact());
 }
 
@@ -140,19 +99,8 @@ fn a_consumer_index_ahead_of_the_producer_or_moving_backwards_is_refused() {
     let (region, mut tx, _rx) = ring();
     region.write_u32(HEAD_OFFSET_BYTES, 260);
     let frame = [0u8; 60];
-    let result = (0..10)
-        .map(|_| tx.try_send_frame(&frame))
-        .find(|r| r.is_err())
-        .unwrap();
-    assert_eq!(
-        result,
-        Err(RingError::Corrupt {
-            fault: Fault::HeadOutOfRange {
-                head: 260,
-                tail: 256
-            }
-        })
-    );
+    let result = (0..10).map(|_| tx.try_send_frame(&frame)).find(|r| r.is_err()).unwrap();
+    assert_eq!(result, Err(RingError::Corrupt { fault: Fault::HeadOutOfRange { head: 260, tail: 256 } }));
     assert_eq!(tx.try_send_frame(&[]), result, "the refusal sticks");
 
     // Backwards.
@@ -167,93 +115,40 @@ fn a_consumer_index_ahead_of_the_producer_or_moving_backwards_is_refused() {
     region.write_u32(HEAD_OFFSET_BYTES, 64);
     // The producer reads head again once its cached room (one frame) is used up.
     tx.try_send_frame(&frame).unwrap();
-    assert!(matches!(
-        tx.try_send_frame(&frame),
-        Err(RingError::Corrupt {
-            fault: Fault::HeadOutOfRange { head: 64, .. }
-        })
-    ));
+    assert!(matches!(tx.try_send_frame(&frame), Err(RingError::Corrupt { fault: Fault::HeadOutOfRange { head: 64, .. } })));
 }
 
 #[test]
 fn a_header_with_bad_magic_version_capacity_or_indices_is_refused_at_attach() {
     let attach_both = |region: &TestRegion| unsafe {
         // SAFETY: the region outlives the handles, which are dropped at once.
-        (
-            Producer::attach(region.ptr(), region.len(), NoDoorbell).err(),
-            Consumer::attach(region.ptr(), region.len()).err(),
-        )
+        (Producer::attach(region.ptr(), region.len(), NoDoorbell).err(), Consumer::attach(region.ptr(), region.len()).err())
     };
     let cases: [(usize, u32, Fault); 6] = [
-        (
-            MAGIC_OFFSET_BYTES,
-            0x4c45_4946,
-            Fault::BadMagic { found: 0x4c45_4946 },
-        ),
+        (MAGIC_OFFSET_BYTES, 0x4c45_4946, Fault::BadMagic { found: 0x4c45_4946 }),
         (VERSION_OFFSET_BYTES, 2, Fault::BadVersion { found: 2 }),
-        (
-            CAPACITY_OFFSET_BYTES,
-            200,
-            Fault::BadCapacity {
-                capacity_bytes: 200,
-            },
-        ),
-        (
-            CAPACITY_OFFSET_BYTES,
-            512,
-            Fault::BadCapacity {
-                capacity_bytes: 512,
-            },
-        ),
-        (
-            CAPACITY_OFFSET_BYTES,
-            0,
-            Fault::BadCapacity { capacity_bytes: 0 },
-        ),
-        (
-            CAPACITY_OFFSET_BYTES,
-            1 << 31,
-            Fault::BadCapacity {
-                capacity_bytes: 1 << 31,
-            },
-        ),
+        (CAPACITY_OFFSET_BYTES, 200, Fault::BadCapacity { capacity_bytes: 200 }),
+        (CAPACITY_OFFSET_BYTES, 512, Fault::BadCapacity { capacity_bytes: 512 }),
+        (CAPACITY_OFFSET_BYTES, 0, Fault::BadCapacity { capacity_bytes: 0 }),
+        (CAPACITY_OFFSET_BYTES, 1 << 31, Fault::BadCapacity { capacity_bytes: 1 << 31 }),
     ];
     for (offset, value, fault) in cases {
         let region = TestRegion::new(CAPACITY);
         region.init();
         region.write_u32(offset, value);
         let expected = Some(RingError::Corrupt { fault });
-        assert_eq!(
-            attach_both(&region),
-            (expected, expected),
-            "word at {offset} = {value}"
-        );
+        assert_eq!(attach_both(&region), (expected, expected), "word at {offset} = {value}");
     }
     let region = TestRegion::new(CAPACITY);
     region.init();
     region.write_u32(TAIL_OFFSET_BYTES, CAPACITY as u32 + 4);
     let (p, c) = attach_both(&region);
-    assert!(matches!(
-        p,
-        Some(RingError::Corrupt {
-            fault: Fault::TailOutOfRange { .. }
-        })
-    ));
-    assert!(matches!(
-        c,
-        Some(RingError::Corrupt {
-            fault: Fault::TailOutOfRange { .. }
-        })
-    ));
+    assert!(matches!(p, Some(RingError::Corrupt { fault: Fault::TailOutOfRange { .. } })));
+    assert!(matches!(c, Some(RingError::Corrupt { fault: Fault::TailOutOfRange { .. } })));
     region.write_u32(TAIL_OFFSET_BYTES, 0);
     region.write_u32(HEAD_OFFSET_BYTES, 2);
     let (_, c) = attach_both(&region);
-    assert!(matches!(
-        c,
-        Some(RingError::Corrupt {
-            fault: Fault::HeadOutOfRange { head: 2, .. }
-        })
-    ));
+    assert!(matches!(c, Some(RingError::Corrupt { fault: Fault::HeadOutOfRange { head: 2, .. } })));
 }
 
 #[test]
@@ -280,10 +175,7 @@ fn a_garbage_waiting_flag_costs_at_most_one_ring_per_check() {
 fn check_recv(result: Result<Option<usize>, RingError>, capacity: usize) {
     match result {
         Ok(Some(len)) => assert!(len <= MAX_FRAME_BYTES && len + 4 <= capacity),
-        Ok(None)
-        | Err(RingError::Corrupt { .. })
-        | Err(RingError::BufferTooSmall { .. })
-        | Err(RingError::Decode) => {}
+        Ok(None) | Err(RingError::Corrupt { .. }) | Err(RingError::BufferTooSmall { .. }) | Err(RingError::Decode) => {}
         Err(e) => panic!("unexpected {e:?}"),
     }
 }
@@ -313,10 +205,7 @@ fn seeded_random_corruption_of_a_live_ring_never_panics_or_escapes_the_region() 
                     match r {
                         Ok(()) | Err(RingError::Full) | Err(RingError::TooLarge { .. }) => {}
                         Err(RingError::Corrupt { fault }) => {
-                            assert!(
-                                tx_fault.is_none() || tx_fault == Some(fault),
-                                "faults stick"
-                            );
+                            assert!(tx_fault.is_none() || tx_fault == Some(fault), "faults stick");
                             tx_fault = Some(fault);
                         }
                         Err(e) => panic!("seed {seed}: unexpected {e:?}"),
@@ -331,10 +220,7 @@ fn seeded_random_corruption_of_a_live_ring_never_panics_or_escapes_the_region() 
                 4..=6 => {
                     let r = rx.try_recv_frame_into(&mut buf);
                     if let Err(RingError::Corrupt { fault }) = r {
-                        assert!(
-                            rx_fault.is_none() || rx_fault == Some(fault),
-                            "faults stick"
-                        );
+                        assert!(rx_fault.is_none() || rx_fault == Some(fault), "faults stick");
                         rx_fault = Some(fault);
                     } else if rx_fault.is_some() {
                         panic!("seed {seed}: a faulted consumer must refuse, got {r:?}");
@@ -350,39 +236,24 @@ fn seeded_random_corruption_of_a_live_ring_never_panics_or_escapes_the_region() 
                     // The peer scribbles: an index nudged or replaced, a length word, a data byte.
                     let value = match rng.below(3) {
                         0 => rng.next_u64() as u32,
-                        1 => region
-                            .read_u32(TAIL_OFFSET_BYTES)
-                            .wrapping_add(rng.below(2 * capacity as u64) as u32)
-                            .wrapping_sub(capacity as u32),
+                        1 => region.read_u32(TAIL_OFFSET_BYTES).wrapping_add(rng.below(2 * capacity as u64) as u32).wrapping_sub(capacity as u32),
                         _ => rng.below(MAX_FRAME_BYTES as u64 + 8) as u32,
                     };
                     match rng.below(5) {
                         0 => region.write_u32(TAIL_OFFSET_BYTES, value),
                         1 => region.write_u32(HEAD_OFFSET_BYTES, value),
                         2 => region.write_u32(WAITING_OFFSET_BYTES, value),
-                        3 => region.write_u32(
-                            HEADER_BYTES + 4 * rng.below(capacity as u64 / 4) as usize,
-                            value,
-                        ),
-                        _ => region.write_u8(
-                            HEADER_BYTES + rng.below(capacity as u64) as usize,
-                            value as u8,
-                        ),
+                        3 => region.write_u32(HEADER_BYTES + 4 * rng.below(capacity as u64 / 4) as usize, value),
+                        _ => region.write_u8(HEADER_BYTES + rng.below(capacity as u64) as usize, value as u8),
                     }
                 }
             }
         }
-        assert!(
-            region.guards_intact(),
-            "seed {seed}: a write escaped the region"
-        );
+        assert!(region.guards_intact(), "seed {seed}: a write escaped the region");
         corrupt_seen += usize::from(tx_fault.is_some() || rx_fault.is_some());
     }
     // The loop is only worth something if it reaches the checks.
-    assert!(
-        corrupt_seen > SEEDS as usize / 2,
-        "only {corrupt_seen} of {SEEDS} runs saw corruption"
-    );
+    assert!(corrupt_seen > SEEDS as usize / 2, "only {corrupt_seen} of {SEEDS} runs saw corruption");
 }
 
 #[test]
@@ -407,14 +278,8 @@ fn a_peer_scribbling_concurrently_never_makes_the_consumer_panic_or_escape_the_r
                 match rng.below(4) {
                     0 => region.write_u32(TAIL_OFFSET_BYTES, value),
                     1 => region.write_u32(HEAD_OFFSET_BYTES, value),
-                    2 => region.write_u32(
-                        HEADER_BYTES + 4 * rng.below(capacity as u64 / 4) as usize,
-                        value,
-                    ),
-                    _ => region.write_u8(
-                        HEADER_BYTES + rng.below(capacity as u64) as usize,
-                        value as u8,
-                    ),
+                    2 => region.write_u32(HEADER_BYTES + 4 * rng.below(capacity as u64 / 4) as usize, value),
+                    _ => region.write_u8(HEADER_BYTES + rng.below(capacity as u64) as usize, value as u8),
                 }
             }
         });

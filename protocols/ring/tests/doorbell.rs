@@ -135,14 +135,8 @@ impl Latch {
     /// that into a test failure.
     fn wait(&self) {
         let guard = self.pending.lock().unwrap();
-        let (mut guard, timeout) = self
-            .cond
-            .wait_timeout_while(guard, Duration::from_secs(20), |pending| !*pending)
-            .unwrap();
-        assert!(
-            !timeout.timed_out(),
-            "lost wake-up: the consumer slept with frames unread"
-        );
+        let (mut guard, timeout) = self.cond.wait_timeout_while(guard, Duration::from_secs(20), |pending| !*pending).unwrap();
+        assert!(!timeout.timed_out(), "lost wake-up: the consumer slept with frames unread");
         *guard = false;
     }
 }
@@ -200,10 +194,7 @@ fn a_consumer_that_sleeps_whenever_the_ring_is_empty_never_misses_a_frame() {
                 }
             }
             assert!(sleeps > 0, "the test should exercise sleeping");
-            println!(
-                "{sleeps} sleeps, {} rings",
-                bell.rings.load(Ordering::Relaxed)
-            );
+            println!("{sleeps} sleeps, {} rings", bell.rings.load(Ordering::Relaxed));
         });
     });
     assert!(region.guards_intact());

@@ -7,8 +7,8 @@ mod common;
 
 use common::{Rng, TestRegion};
 use rampart_ring::{
-    Consumer, RingError, CAPACITY_OFFSET_BYTES, HEADER_BYTES, HEAD_OFFSET_BYTES, MAGIC,
-    MAGIC_OFFSET_BYTES, MAX_FRAME_BYTES, TAIL_OFFSET_BYTES, VERSION, VERSION_OFFSET_BYTES,
+    Consumer, RingError, CAPACITY_OFFSET_BYTES, HEADER_BYTES, HEAD_OFFSET_BYTES, MAGIC, MAGIC_OFFSET_BYTES, MAX_FRAME_BYTES, TAIL_OFFSET_BYTES, VERSION,
+    VERSION_OFFSET_BYTES,
 };
 
 const CASES: u64 = 3_000;
@@ -53,9 +53,7 @@ impl Model {
         if len as usize > buf_len {
             return Step::TooSmall(len as usize);
         }
-        let frame = (0..len)
-            .map(|i| self.data[(self.head.wrapping_add(4 + i) % cap) as usize])
-            .collect();
+        let frame = (0..len).map(|i| self.data[(self.head.wrapping_add(4 + i) % cap) as usize]).collect();
         self.head = self.head.wrapping_add(span);
         Step::Frame(frame)
     }
@@ -127,27 +125,17 @@ fn the_consumer_agrees_with_a_reference_parser_on_random_rings() {
             let word = region.read_u32(HEADER_BYTES + i / 4 * 4);
             word.to_ne_bytes()[i % 4]
         });
-        let mut model = Model {
-            data: data.collect(),
-            head,
-            tail,
-        };
+        let mut model = Model { data: data.collect(), head, tail };
 
         // SAFETY: the region outlives the consumer, which is dropped in this iteration.
         let attached = unsafe { Consumer::attach(region.ptr(), region.len()) };
         let mut rx = match attached {
             Ok(rx) => {
-                assert!(
-                    header_ok && indices_ok,
-                    "seed {seed}: accepted a bad header"
-                );
+                assert!(header_ok && indices_ok, "seed {seed}: accepted a bad header");
                 Box::new(rx)
             }
             Err(RingError::Corrupt { .. }) => {
-                assert!(
-                    !(header_ok && indices_ok),
-                    "seed {seed}: refused a good header"
-                );
+                assert!(!(header_ok && indices_ok), "seed {seed}: refused a good header");
                 corrupt_found += 1;
                 continue;
             }
@@ -159,11 +147,7 @@ fn the_consumer_agrees_with_a_reference_parser_on_random_rings() {
         for call in 0..capacity / 4 + 2 {
             // Half the calls give a buffer (sometimes too small), half take an owned frame.
             let owned = rng.below(2) == 0;
-            let buf_len = if !owned && rng.below(8) == 0 {
-                rng.below(64) as usize
-            } else {
-                MAX_FRAME_BYTES
-            };
+            let buf_len = if !owned && rng.below(8) == 0 { rng.below(64) as usize } else { MAX_FRAME_BYTES };
             let expected = model.next(buf_len);
             let got = if owned {
                 match rx.try_recv_frame() {
@@ -190,19 +174,10 @@ fn the_consumer_agrees_with_a_reference_parser_on_random_rings() {
                 break;
             }
         }
-        assert!(
-            region.guards_intact(),
-            "seed {seed}: a write escaped the region"
-        );
+        assert!(region.guards_intact(), "seed {seed}: a write escaped the region");
     }
     // The dice must reach deep parsing as well as refusals.
     println!("{frames_checked} frames checked, {corrupt_found} refusals");
-    assert!(
-        frames_checked > 4_000,
-        "only {frames_checked} frames checked"
-    );
-    assert!(
-        corrupt_found > CASES as usize / 4,
-        "only {corrupt_found} refusals"
-    );
+    assert!(frames_checked > 4_000, "only {frames_checked} frames checked");
+    assert!(corrupt_found > CASES as usize / 4, "only {corrupt_found} refusals");
 }

@@ -4,10 +4,7 @@
 mod common;
 
 use common::{payload, TestRegion};
-use rampart_ring::{
-    frame_span_bytes, Consumer, Fault, NoDoorbell, Producer, RegionProblem, RingError,
-    HEADER_BYTES, MAX_FRAME_BYTES, MIN_CAPACITY_BYTES,
-};
+use rampart_ring::{frame_span_bytes, Consumer, Fault, NoDoorbell, Producer, RegionProblem, RingError, HEADER_BYTES, MAX_FRAME_BYTES, MIN_CAPACITY_BYTES};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
@@ -27,20 +24,13 @@ struct Msg {
 
 fn msg(seq: u64) -> Msg {
     let kind = match seq % 3 {
-        0 => Kind::Request {
-            client: seq as u32 * 7,
-        },
+        0 => Kind::Request { client: seq as u32 * 7 },
         1 => Kind::Reply(seq % 2 == 0),
         _ => Kind::Ping,
     };
     let mut digest = [0; 32];
     payload(seq, 32, &mut digest);
-    Msg {
-        seq,
-        kind,
-        digest,
-        note: (seq % 5 == 0).then_some(seq as u16),
-    }
+    Msg { seq, kind, digest, note: (seq % 5 == 0).then_some(seq as u16) }
 }
 
 #[test]
@@ -105,11 +95,7 @@ fn full_ring_refuses_without_loss_and_accepts_again_after_draining() {
         tx.try_send_frame(&frame).unwrap();
     }
     assert_eq!(tx.try_send_frame(&frame), Err(RingError::Full));
-    assert_eq!(
-        tx.try_send_frame(&[]),
-        Err(RingError::Full),
-        "even an empty frame needs its length word"
-    );
+    assert_eq!(tx.try_send_frame(&[]), Err(RingError::Full), "even an empty frame needs its length word");
     assert_eq!(tx.try_send(&1u8), Err(RingError::Full));
     // The refused sends wrote nothing: exactly the four frames come out.
     let mut got = [0u8; 64];
@@ -130,23 +116,14 @@ fn frames_that_can_never_fit_are_refused_as_too_large_not_full() {
     region.init();
     let mut tx = region.producer(NoDoorbell);
     let big = vec![0u8; MAX_FRAME_BYTES + 1];
-    assert_eq!(
-        tx.try_send_frame(&big),
-        Err(RingError::TooLarge {
-            len_bytes: MAX_FRAME_BYTES + 1,
-            max_bytes: MAX_FRAME_BYTES
-        })
-    );
+    assert_eq!(tx.try_send_frame(&big), Err(RingError::TooLarge { len_bytes: MAX_FRAME_BYTES + 1, max_bytes: MAX_FRAME_BYTES }));
     tx.try_send_frame(&big[..MAX_FRAME_BYTES]).unwrap();
     // A small ring caps frames at its capacity less the length word.
     let small = TestRegion::new(MIN_CAPACITY_BYTES);
     small.init();
     let mut tx = small.producer(NoDoorbell);
     assert_eq!(tx.max_frame_bytes(), MIN_CAPACITY_BYTES - 4);
-    assert!(matches!(
-        tx.try_send_frame(&[0; MIN_CAPACITY_BYTES]),
-        Err(RingError::TooLarge { .. })
-    ));
+    assert!(matches!(tx.try_send_frame(&[0; MIN_CAPACITY_BYTES]), Err(RingError::TooLarge { .. })));
     assert!(matches!(tx.try_send(&[0u8; 32][..]), Ok(())));
 }
 
@@ -158,10 +135,7 @@ fn a_frame_larger_than_the_buffer_stays_in_the_ring() {
     let mut rx = region.consumer();
     tx.try_send_frame(&[3u8; 100]).unwrap();
     let mut small = [0u8; 10];
-    assert_eq!(
-        rx.try_recv_frame_into(&mut small),
-        Err(RingError::BufferTooSmall { needed_bytes: 100 })
-    );
+    assert_eq!(rx.try_recv_frame_into(&mut small), Err(RingError::BufferTooSmall { needed_bytes: 100 }));
     let frame = rx.try_recv_frame().unwrap().unwrap();
     assert_eq!(&frame[..], &[3u8; 100][..]);
 }
@@ -223,48 +197,19 @@ fn unusable_regions_are_refused() {
     let err = |r: Result<Producer<NoDoorbell>, RingError>| r.err().unwrap();
     // SAFETY (all below): the pointers are null or inside `region`, which outlives the calls.
     unsafe {
-        assert_eq!(
-            rampart_ring::init(std::ptr::null_mut(), 4096),
-            Err(RingError::BadRegion {
-                problem: RegionProblem::Null
-            })
-        );
-        assert_eq!(
-            rampart_ring::init(region.ptr().add(8), 300),
-            Err(RingError::BadRegion {
-                problem: RegionProblem::Misaligned
-            })
-        );
+        assert_eq!(rampart_ring::init(std::ptr::null_mut(), 4096), Err(RingError::BadRegion { problem: RegionProblem::Null }));
+        assert_eq!(rampart_ring::init(region.ptr().add(8), 300), Err(RingError::BadRegion { problem: RegionProblem::Misaligned }));
         assert_eq!(
             rampart_ring::init(region.ptr(), HEADER_BYTES + 63),
-            Err(RingError::BadRegion {
-                problem: RegionProblem::TooSmall {
-                    len_bytes: HEADER_BYTES + 63,
-                    min_bytes: HEADER_BYTES + 64
-                }
-            })
+            Err(RingError::BadRegion { problem: RegionProblem::TooSmall { len_bytes: HEADER_BYTES + 63, min_bytes: HEADER_BYTES + 64 } })
         );
         // Never formatted: all zeros.
-        assert_eq!(
-            err(Producer::attach(region.ptr(), region.len(), NoDoorbell)),
-            RingError::Corrupt {
-                fault: Fault::BadMagic { found: 0 }
-            }
-        );
+        assert_eq!(err(Producer::attach(region.ptr(), region.len(), NoDoorbell)), RingError::Corrupt { fault: Fault::BadMagic { found: 0 } });
         assert!(Consumer::attach(region.ptr(), region.len()).is_err());
         // Formatted for a larger region than the one now given.
         let big = TestRegion::new(1024);
         big.init();
-        assert_eq!(
-            Consumer::attach(big.ptr(), HEADER_BYTES + 512)
-                .err()
-                .unwrap(),
-            RingError::Corrupt {
-                fault: Fault::BadCapacity {
-                    capacity_bytes: 1024
-                }
-            }
-        );
+        assert_eq!(Consumer::attach(big.ptr(), HEADER_BYTES + 512).err().unwrap(), RingError::Corrupt { fault: Fault::BadCapacity { capacity_bytes: 1024 } });
     }
     // A region that is not a power of two long gets the largest power of two that fits.
     let odd = TestRegion::new(1000);
@@ -281,11 +226,7 @@ fn written_frames_stay_invisible_until_published_and_a_full_ring_publishes_them(
     let mut got = [0u8; 64];
     tx.try_write_frame(&[1; 8]).unwrap();
     tx.try_write(&2u64).unwrap();
-    assert_eq!(
-        rx.try_recv_frame_into(&mut got).unwrap(),
-        None,
-        "staged, not yet published"
-    );
+    assert_eq!(rx.try_recv_frame_into(&mut got).unwrap(), None, "staged, not yet published");
     tx.publish();
     assert_eq!(rx.try_recv_frame_into(&mut got).unwrap(), Some(8));
     assert_eq!(rx.try_recv::<u64>().unwrap(), Some(2));

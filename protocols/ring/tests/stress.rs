@@ -42,10 +42,7 @@ fn a_million_frames_between_two_threads_arrive_in_order_and_intact() {
                 match rx.try_recv_frame_into(&mut got) {
                     Ok(Some(len)) => {
                         assert_eq!(len, len_of(seq), "length of frame {seq}");
-                        assert!(
-                            got[..len] == *payload_of(seq, len),
-                            "content of frame {seq}"
-                        );
+                        assert!(got[..len] == *payload_of(seq, len), "content of frame {seq}");
                         seq += 1;
                     }
                     Ok(None) => backoff(&mut spins),

@@ -325,11 +325,17 @@ pub struct RegionSpec {
 /// Why bytes are not a valid spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SpecError {
-    TooLarge { size_bytes: usize },
+    TooLarge {
+        size_bytes: usize,
+    },
     BadMagic,
-    UnsupportedVersion { found: u16 },
+    UnsupportedVersion {
+        found: u16,
+    },
     Malformed,
-    TrailingBytes { count: usize },
+    TrailingBytes {
+        count: usize,
+    },
     /// Decoded, but a value is out of range: a dangling index or a broken limit.
     Invalid(&'static str),
 }
@@ -341,10 +347,7 @@ impl fmt::Display for SpecError {
                 write!(f, "spec is {size_bytes} bytes, more than the limit of {MAX_SPEC_BYTES}")
             }
             SpecError::BadMagic => write!(f, "not a Rampart system spec (bad magic number)"),
-            SpecError::UnsupportedVersion { found } => write!(
-                f,
-                "spec format version {found} is not supported (this build reads version {FORMAT_VERSION})"
-            ),
+            SpecError::UnsupportedVersion { found } => write!(f, "spec format version {found} is not supported (this build reads version {FORMAT_VERSION})"),
             SpecError::Malformed => write!(f, "spec is truncated or malformed"),
             SpecError::TrailingBytes { count } => write!(f, "{count} unexpected bytes after the spec"),
             SpecError::Invalid(what) => write!(f, "spec is inconsistent: {what}"),
@@ -405,10 +408,7 @@ impl SystemSpec {
         let npd = self.pds.len();
         let nreg = self.regions.len();
         for r in &self.regions {
-            if !self.arch.page_sizes().contains(&r.page_size_bytes)
-                || r.size_bytes == 0
-                || r.size_bytes % r.page_size_bytes != 0
-            {
+            if !self.arch.page_sizes().contains(&r.page_size_bytes) || r.size_bytes == 0 || r.size_bytes % r.page_size_bytes != 0 {
                 return Err(Invalid("region size or page size"));
             }
         }
@@ -420,10 +420,7 @@ impl SystemSpec {
             }
         }
         for pd in &self.pds {
-            if pd.priority > MAX_PRIORITY
-                || pd.stack_size_bytes < MIN_STACK_SIZE_BYTES
-                || pd.stack_size_bytes > MAX_STACK_SIZE_BYTES
-            {
+            if pd.priority > MAX_PRIORITY || pd.stack_size_bytes < MIN_STACK_SIZE_BYTES || pd.stack_size_bytes > MAX_STACK_SIZE_BYTES {
                 return Err(Invalid("PD priority or stack size"));
             }
             if let Some((parent, id)) = pd.parent {
@@ -479,8 +476,7 @@ pub fn decode(bytes: &[u8]) -> Result<SystemSpec, SpecError> {
     if version != FORMAT_VERSION {
         return Err(SpecError::UnsupportedVersion { found: version });
     }
-    let (spec, rest): (SystemSpec, &[u8]) =
-        postcard::take_from_bytes(&bytes[header..]).map_err(|_| SpecError::Malformed)?;
+    let (spec, rest): (SystemSpec, &[u8]) = postcard::take_from_bytes(&bytes[header..]).map_err(|_| SpecError::Malformed)?;
     if !rest.is_empty() {
         return Err(SpecError::TrailingBytes { count: rest.len() });
     }
@@ -513,15 +509,7 @@ mod tests {
                 setvar_vaddr: None,
                 setvar_size: None,
             }],
-            channels: vec![PdChannel {
-                id: 1,
-                peer,
-                peer_id: 1,
-                may_notify: true,
-                may_call: false,
-                peer_may_call: false,
-                setvar_id: None,
-            }],
+            channels: vec![PdChannel { id: 1, peer, peer_id: 1, may_notify: true, may_call: false, peer_may_call: false, setvar_id: None }],
             irqs: vec![],
             ioports: vec![],
             setvars: vec![],
@@ -531,18 +519,9 @@ mod tests {
             board: "qemu-x86_64".to_string(),
             arch: Arch::X86_64,
             pds: vec![pd("a", 1), pd("b", 0)],
-            regions: vec![RegionSpec {
-                name: "shared".to_string(),
-                size_bytes: 0x1000,
-                page_size_bytes: 0x1000,
-                phys_addr: None,
-                prefill: None,
-            }],
+            regions: vec![RegionSpec { name: "shared".to_string(), size_bytes: 0x1000, page_size_bytes: 0x1000, phys_addr: None, prefill: None }],
             channels: vec![ChannelSpec {
-                ends: [
-                    ChannelEndSpec { pd: 0, id: 1, notify: true, pp: false },
-                    ChannelEndSpec { pd: 1, id: 1, notify: true, pp: false },
-                ],
+                ends: [ChannelEndSpec { pd: 0, id: 1, notify: true, pp: false }, ChannelEndSpec { pd: 1, id: 1, notify: true, pp: false }],
             }],
         }
     }
@@ -578,11 +557,7 @@ mod tests {
         spec.pds[1].maps[0].region = 3;
         assert_eq!(decode(&spec.encode()), Err(SpecError::Invalid("map region")));
         let mut spec = two_pd_spec();
-        spec.pds[1].irqs.push(IrqSpec {
-            id: 1,
-            source: IrqSource::Arm { irq: 3, trigger: Trigger::Level },
-            setvar_id: None,
-        });
+        spec.pds[1].irqs.push(IrqSpec { id: 1, source: IrqSource::Arm { irq: 3, trigger: Trigger::Level }, setvar_id: None });
         assert_eq!(decode(&spec.encode()), Err(SpecError::Invalid("PD channel, IRQ or I/O port id")));
     }
 

@@ -50,11 +50,22 @@ fn rich_spec() -> SystemSpec {
     a.stack_size_bytes = 0x10_000;
     a.maps = vec![
         MapSpec { region: 0, vaddr: 0x1000_0000, perms: rw, cached: false, setvar_vaddr: Some("dma".into()), setvar_size: Some("dma_size".into()) },
-        MapSpec { region: 1, vaddr: 0x4000_0000, perms: Perms { read: true, write: false, execute: true }, cached: true, setvar_vaddr: None, setvar_size: None },
+        MapSpec {
+            region: 1,
+            vaddr: 0x4000_0000,
+            perms: Perms { read: true, write: false, execute: true },
+            cached: true,
+            setvar_vaddr: None,
+            setvar_size: None,
+        },
     ];
     a.channels = vec![PdChannel { id: 0, peer: 1, peer_id: 5, may_notify: true, may_call: false, peer_may_call: true, setvar_id: Some("client".into()) }];
     a.irqs = vec![
-        IrqSpec { id: 1, source: IrqSource::Ioapic { ioapic: 0, pin: 4, vector: 36, trigger: Trigger::Edge, polarity: Polarity::ActiveLow }, setvar_id: Some("serial".into()) },
+        IrqSpec {
+            id: 1,
+            source: IrqSource::Ioapic { ioapic: 0, pin: 4, vector: 36, trigger: Trigger::Edge, polarity: Polarity::ActiveLow },
+            setvar_id: Some("serial".into()),
+        },
         IrqSpec { id: 2, source: IrqSource::Arm { irq: 33, trigger: Trigger::Level }, setvar_id: None },
     ];
     a.ioports = vec![IoPortSpec { id: 3, addr: 0x3f8, size: 8 }];

@@ -91,11 +91,14 @@ fn the_hold_policy_holds_and_the_system_ends_when_every_pd_is_held() {
     assert_eq!(crash(&mut s, 0, 0), [Action::Hold { pd: 0, reason: HoldReason::Policy }]);
     assert_eq!(crash(&mut s, 4, 0), [Action::Hold { pd: 4, reason: HoldReason::Policy }]);
     assert_eq!(crash(&mut s, 2, 0), [Action::TellParent { parent: 1 }]);
-    assert_eq!(crash(&mut s, 1, 0), [
-        Action::Hold { pd: 1, reason: HoldReason::Policy },
-        // Its waiting child now goes by the policy, and then nobody runs but child1.
-        Action::Hold { pd: 2, reason: HoldReason::Policy },
-    ]);
+    assert_eq!(
+        crash(&mut s, 1, 0),
+        [
+            Action::Hold { pd: 1, reason: HoldReason::Policy },
+            // Its waiting child now goes by the policy, and then nobody runs but child1.
+            Action::Hold { pd: 2, reason: HoldReason::Policy },
+        ]
+    );
     let end = crash(&mut s, 3, 0);
     assert_eq!(end, [Action::Hold { pd: 3, reason: HoldReason::Policy }, Action::EndSystem { status: EXIT_ALL_STOPPED, by: None }]);
 }

@@ -226,7 +226,13 @@ impl<D: Doorbell> Link<D> {
     /// Both regions are valid for reads and writes of their lengths for the life of the link, no
     /// Rust reference into them exists, and no other producer (for `tx`) or consumer (for `rx`)
     /// is attached in this program.
-    pub unsafe fn open(tx: (*mut u8, usize), rx: (*mut u8, usize), bell: impl Fn() -> D, queue_messages_max: usize, message_bytes_max: usize) -> Result<Self, RingError> {
+    pub unsafe fn open(
+        tx: (*mut u8, usize),
+        rx: (*mut u8, usize),
+        bell: impl Fn() -> D,
+        queue_messages_max: usize,
+        message_bytes_max: usize,
+    ) -> Result<Self, RingError> {
         // SAFETY: forwarded from the caller.
         let (producer, resumed) = match unsafe { Producer::attach(tx.0, tx.1, bell()) } {
             Ok(p) => (p, true),

@@ -118,15 +118,15 @@ fn chunk_sequences_that_do_not_add_up_are_dropped_and_counted_and_the_next_messa
         f
     };
     let frames: Vec<Vec<u8>> = vec![
-        vec![FLAG_LAST, 1, 2, 3],              // a last chunk with no first
-        vec![],                                // an empty frame
-        first(2000, &[0; 10], false),          // over the inbox's limit
-        first(0, &[], true),                   // empty message
-        first(5, &[1, 2, 3, 4, 5, 6], true),   // more bytes than announced
-        first(5, &[1, 2], true),               // fewer
-        first(6, &[1, 2, 3], false),           // never finished: the next first chunk drops it
-        first(4, &[7, 7, 7, 7], true),         // a good one
-        vec![FLAG_FIRST],                      // a first chunk with no length
+        vec![FLAG_LAST, 1, 2, 3],            // a last chunk with no first
+        vec![],                              // an empty frame
+        first(2000, &[0; 10], false),        // over the inbox's limit
+        first(0, &[], true),                 // empty message
+        first(5, &[1, 2, 3, 4, 5, 6], true), // more bytes than announced
+        first(5, &[1, 2], true),             // fewer
+        first(6, &[1, 2, 3], false),         // never finished: the next first chunk drops it
+        first(4, &[7, 7, 7, 7], true),       // a good one
+        vec![FLAG_FIRST],                    // a first chunk with no length
     ];
     for f in &frames {
         raw.try_send_frame(f).unwrap();

@@ -17,10 +17,7 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::{Signer, SigningKey};
 use hmac::{Hmac, Mac};
 use rampart_usig::pp::{Service, UsigRequest, UsigResponse};
-use rampart_usig::{
-    certified_bytes, ClusterConfig, HmacClusterSecret, IdentitySecret, StartScheme, Usig, UsigId,
-    Verifier,
-};
+use rampart_usig::{certified_bytes, ClusterConfig, HmacClusterSecret, IdentitySecret, StartScheme, Usig, UsigId, Verifier};
 use sha2::Sha256;
 
 /// Wall time each measurement runs for.
@@ -50,10 +47,7 @@ fn compare(name: &str, mut ours: impl FnMut(u64), mut raw: impl FnMut(u64)) {
         best_ours = best_ours.max(run_for(&mut ours));
         best_raw = best_raw.max(run_for(&mut raw));
     }
-    println!(
-        "{name:<18} ours {best_ours:>10.0} ops/s   raw {best_raw:>10.0} ops/s   ours/raw {:.2}",
-        best_ours / best_raw
-    );
+    println!("{name:<18} ours {best_ours:>10.0} ops/s   raw {best_raw:>10.0} ops/s   ours/raw {:.2}", best_ours / best_raw);
 }
 
 fn digest(n: u64) -> [u8; 32] {
@@ -112,9 +106,7 @@ fn main() {
     compare(
         "hmac pp CreateUi",
         |n| {
-            let msg = UsigRequest::CreateUi { digest: digest(n) }
-                .encode()
-                .unwrap();
+            let msg = UsigRequest::CreateUi { digest: digest(n) }.encode().unwrap();
             let reply = service.handle_message(black_box(msg.label), black_box(msg.words()));
             black_box(UsigResponse::decode(reply.label, reply.words()).unwrap());
         },
@@ -149,9 +141,7 @@ fn main() {
             verifier.verify_ui(black_box(&d), black_box(&ui)).unwrap();
         },
         |_| {
-            raw_verifier
-                .verify_strict(black_box(&bytes), black_box(&sig))
-                .unwrap();
+            raw_verifier.verify_strict(black_box(&bytes), black_box(&sig)).unwrap();
         },
     );
 }

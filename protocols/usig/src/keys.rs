@@ -35,10 +35,7 @@ impl IdentitySecret {
 
     /// The public half, as every verifier's [`crate::ClusterConfig`] lists it.
     pub fn identity(&self) -> UsigIdentity {
-        UsigIdentity {
-            usig: self.usig,
-            public: self.key.verifying_key().to_bytes(),
-        }
+        UsigIdentity { usig: self.usig, public: self.key.verifying_key().to_bytes() }
     }
 
     /// The USIG this identity belongs to.
@@ -50,21 +47,13 @@ impl IdentitySecret {
     pub(crate) fn announce(&self, epoch: u64, credential: EpochCredential) -> EpochAnnouncement {
         let bytes = announcement_signed_bytes(self.usig, epoch, &credential);
         let sig = self.key.sign(&bytes);
-        EpochAnnouncement {
-            usig: self.usig,
-            epoch,
-            credential,
-            signature: [*sig.r_bytes(), *sig.s_bytes()],
-        }
+        EpochAnnouncement { usig: self.usig, epoch, credential, signature: [*sig.r_bytes(), *sig.s_bytes()] }
     }
 }
 
 impl fmt::Debug for IdentitySecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IdentitySecret")
-            .field("usig", &self.usig)
-            .field("public", &self.key.verifying_key().to_bytes())
-            .finish_non_exhaustive()
+        f.debug_struct("IdentitySecret").field("usig", &self.usig).field("public", &self.key.verifying_key().to_bytes()).finish_non_exhaustive()
     }
 }
 
@@ -90,9 +79,7 @@ impl HmacClusterSecret {
         info[16..20].copy_from_slice(&usig.0.to_le_bytes());
         info[20..28].copy_from_slice(&epoch.to_le_bytes());
         info[28..60].copy_from_slice(nonce);
-        HmacEpochKey {
-            key: hkdf_expand_32(&self.key, &info),
-        }
+        HmacEpochKey { key: hkdf_expand_32(&self.key, &info) }
     }
 }
 

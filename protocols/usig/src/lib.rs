@@ -94,10 +94,7 @@ mod verifier;
 
 pub use keys::{HmacClusterSecret, IdentitySecret};
 pub use usig::{StartError, StartScheme, Usig, UsigError};
-pub use verifier::{
-    Acceptance, AnnouncementError, ClusterConfig, ConfigError, UsigIdentity, Verifier, VerifyError,
-    EPOCH_HISTORY_MAX,
-};
+pub use verifier::{Acceptance, AnnouncementError, ClusterConfig, ConfigError, UsigIdentity, Verifier, VerifyError, EPOCH_HISTORY_MAX};
 
 /// The most USIGs (so replicas) one cluster configuration may list: f <= 7 with n = 2f + 1 = 15,
 /// and one spare.
@@ -201,12 +198,7 @@ pub const ANNOUNCEMENT_SIGNED_BYTES_LEN: usize = 16 + 4 + 8 + 1 + 32;
 ///
 /// Fixed length, fixed offsets, so no two distinct tuples encode alike; the domain tag keeps these
 /// bytes distinct from anything else a key of this crate certifies.
-pub fn certified_bytes(
-    usig: UsigId,
-    epoch: u64,
-    counter: u64,
-    digest: &Digest,
-) -> [u8; CERTIFIED_BYTES_LEN] {
+pub fn certified_bytes(usig: UsigId, epoch: u64, counter: u64, digest: &Digest) -> [u8; CERTIFIED_BYTES_LEN] {
     let mut out = [0u8; CERTIFIED_BYTES_LEN];
     out[0..16].copy_from_slice(DOMAIN_UI);
     out[16..20].copy_from_slice(&usig.0.to_le_bytes());
@@ -220,11 +212,7 @@ pub fn certified_bytes(
 ///
 /// `DOMAIN_ANNOUNCEMENT (16) || usig (u32 LE) || epoch (u64 LE) || scheme (1: 0 HMAC-SHA256,
 /// 1 Ed25519) || nonce or epoch public key (32)`
-pub fn announcement_signed_bytes(
-    usig: UsigId,
-    epoch: u64,
-    credential: &EpochCredential,
-) -> [u8; ANNOUNCEMENT_SIGNED_BYTES_LEN] {
+pub fn announcement_signed_bytes(usig: UsigId, epoch: u64, credential: &EpochCredential) -> [u8; ANNOUNCEMENT_SIGNED_BYTES_LEN] {
     let mut out = [0u8; ANNOUNCEMENT_SIGNED_BYTES_LEN];
     out[0..16].copy_from_slice(DOMAIN_ANNOUNCEMENT);
     out[16..20].copy_from_slice(&usig.0.to_le_bytes());

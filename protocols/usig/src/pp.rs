@@ -15,10 +15,7 @@
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::{
-    Acceptance, AnnouncementError, Digest, EpochAnnouncement, Ui, Usig, UsigError, Verifier,
-    VerifyError,
-};
+use crate::{Acceptance, AnnouncementError, Digest, EpochAnnouncement, Ui, Usig, UsigError, Verifier, VerifyError};
 
 /// Version byte leading every encoded request and response. Bumped on any incompatible change.
 pub const PP_WIRE_VERSION: u8 = 1;
@@ -35,12 +32,10 @@ pub const UI_ENCODED_MAX_BYTES: usize = 5 + 10 + 10 + 1 + 64;
 pub const ANNOUNCEMENT_ENCODED_MAX_BYTES: usize = 5 + 10 + 1 + 32 + 64;
 /// Most bytes of an encoded [`UsigRequest`], version byte included: version 1 + variant tag 1 +
 /// the largest variant (VerifyUi and VerifyUiAnyEpoch: digest 32 + UI).
-pub const REQUEST_ENCODED_MAX_BYTES: usize =
-    1 + 1 + max(32 + UI_ENCODED_MAX_BYTES, ANNOUNCEMENT_ENCODED_MAX_BYTES);
+pub const REQUEST_ENCODED_MAX_BYTES: usize = 1 + 1 + max(32 + UI_ENCODED_MAX_BYTES, ANNOUNCEMENT_ENCODED_MAX_BYTES);
 /// Most bytes of an encoded [`UsigResponse`], version byte included: version 1 + variant tag 1 +
 /// the largest variant (Announcement).
-pub const RESPONSE_ENCODED_MAX_BYTES: usize =
-    1 + 1 + max(UI_ENCODED_MAX_BYTES, ANNOUNCEMENT_ENCODED_MAX_BYTES);
+pub const RESPONSE_ENCODED_MAX_BYTES: usize = 1 + 1 + max(UI_ENCODED_MAX_BYTES, ANNOUNCEMENT_ENCODED_MAX_BYTES);
 
 const fn max(a: usize, b: usize) -> usize {
     if a > b {
@@ -132,10 +127,7 @@ impl PpMessage {
     }
 }
 
-fn encode_bytes<T: Serialize>(
-    value: &T,
-    buf: &mut [u8; PP_MESSAGE_MAX_BYTES],
-) -> Result<usize, EncodeError> {
+fn encode_bytes<T: Serialize>(value: &T, buf: &mut [u8; PP_MESSAGE_MAX_BYTES]) -> Result<usize, EncodeError> {
     buf[0] = PP_WIRE_VERSION;
     let body = postcard::to_slice(value, &mut buf[1..]).map_err(|_| EncodeError::TooLarge)?;
     Ok(1 + body.len())
@@ -150,11 +142,7 @@ fn encode_words<T: Serialize>(value: &T) -> Result<PpMessage, EncodeError> {
         b.copy_from_slice(chunk);
         *word = u64::from_le_bytes(b);
     }
-    Ok(PpMessage {
-        label: len as u64,
-        words,
-        word_count: len.div_ceil(8),
-    })
+    Ok(PpMessage { label: len as u64, words, word_count: len.div_ceil(8) })
 }
 
 fn decode_bytes<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
@@ -163,8 +151,7 @@ fn decode_bytes<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, Deco
     }
     match bytes.split_first() {
         Some((&PP_WIRE_VERSION, body)) => {
-            let (value, rest) =
-                postcard::take_from_bytes::<T>(body).map_err(|_| DecodeError::BadBody)?;
+            let (value, rest) = postcard::take_from_bytes::<T>(body).map_err(|_| DecodeError::BadBody)?;
             if !rest.is_empty() {
                 return Err(DecodeError::TrailingBytes);
             }
@@ -180,10 +167,7 @@ fn decode_bytes<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, Deco
     }
 }
 
-fn decode_words<T: Serialize + DeserializeOwned>(
-    label: u64,
-    words: &[u64],
-) -> Result<T, DecodeError> {
+fn decode_words<T: Serialize + DeserializeOwned>(label: u64, words: &[u64]) -> Result<T, DecodeError> {
     let len = usize::try_from(label).map_err(|_| DecodeError::BadLength)?;
     if len > PP_MESSAGE_MAX_BYTES || len > words.len().saturating_mul(8) {
         return Err(DecodeError::BadLength);
@@ -265,21 +249,15 @@ impl Service {
                 Ok(()) => UsigResponse::Verified,
                 Err(e) => UsigResponse::Rejected(e),
             },
-            UsigRequest::VerifyUiAnyEpoch { digest, ui } => {
-                match self.verifier.verify_ui_any_epoch(digest, ui) {
-                    Ok(()) => UsigResponse::Verified,
-                    Err(e) => UsigResponse::Rejected(e),
-                }
-            }
-            UsigRequest::Announcement => {
-                UsigResponse::Announcement(self.usig.announcement().clone())
-            }
-            UsigRequest::AcceptAnnouncement { announcement } => {
-                match self.verifier.accept_announcement(announcement) {
-                    Ok(a) => UsigResponse::AnnouncementAccepted(a),
-                    Err(e) => UsigResponse::AnnouncementRefused(e),
-                }
-            }
+            UsigRequest::VerifyUiAnyEpoch { digest, ui } => match self.verifier.verify_ui_any_epoch(digest, ui) {
+                Ok(()) => UsigResponse::Verified,
+                Err(e) => UsigResponse::Rejected(e),
+            },
+            UsigRequest::Announcement => UsigResponse::Announcement(self.usig.announcement().clone()),
+            UsigRequest::AcceptAnnouncement { announcement } => match self.verifier.accept_announcement(announcement) {
+                Ok(a) => UsigResponse::AnnouncementAccepted(a),
+                Err(e) => UsigResponse::AnnouncementRefused(e),
+            },
         }
     }
 

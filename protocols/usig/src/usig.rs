@@ -15,10 +15,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::ZeroizeOnDrop;
 
 use crate::keys::{hkdf_expand_32, HmacClusterSecret, HmacEpochKey, IdentitySecret};
-use crate::{
-    certified_bytes, Certificate, Digest, EpochAnnouncement, EpochCredential, Scheme, Ui, UsigId,
-    DOMAIN_EPOCH_NONCE, DOMAIN_EPOCH_SEED,
-};
+use crate::{certified_bytes, Certificate, Digest, EpochAnnouncement, EpochCredential, Scheme, Ui, UsigId, DOMAIN_EPOCH_NONCE, DOMAIN_EPOCH_SEED};
 
 /// The scheme a USIG starts its epoch with, and what that scheme needs.
 #[derive(Clone, Copy, Debug)]
@@ -70,12 +67,7 @@ impl Usig {
     ///
     /// `epoch` must be nonzero and strictly greater than every epoch this identity announced
     /// before (see the crate docs); verifiers refuse anything else.
-    pub fn start(
-        identity: &IdentitySecret,
-        epoch: u64,
-        scheme: StartScheme<'_>,
-        entropy: [u8; 32],
-    ) -> Result<Usig, StartError> {
+    pub fn start(identity: &IdentitySecret, epoch: u64, scheme: StartScheme<'_>, entropy: [u8; 32]) -> Result<Usig, StartError> {
         let mut entropy = zeroize::Zeroizing::new(entropy);
         if epoch == 0 {
             return Err(StartError::ZeroEpoch);
@@ -84,10 +76,7 @@ impl Usig {
         let (key, credential) = match scheme {
             StartScheme::HmacSha256(cluster) => {
                 let nonce = *hkdf_expand_32(&entropy, DOMAIN_EPOCH_NONCE);
-                (
-                    EpochKey::Hmac(cluster.epoch_key(usig, epoch, &nonce)),
-                    EpochCredential::HmacSha256 { nonce },
-                )
+                (EpochKey::Hmac(cluster.epoch_key(usig, epoch, &nonce)), EpochCredential::HmacSha256 { nonce })
             }
             StartScheme::Ed25519 => {
                 let seed = hkdf_expand_32(&entropy, DOMAIN_EPOCH_SEED);
@@ -98,21 +87,12 @@ impl Usig {
         };
         zeroize::Zeroize::zeroize(&mut *entropy);
         let announcement = identity.announce(epoch, credential);
-        Ok(Usig {
-            usig,
-            epoch,
-            counter: 0,
-            key,
-            announcement,
-        })
+        Ok(Usig { usig, epoch, counter: 0, key, announcement })
     }
 
     /// Certify `digest` with the next counter. Counters go 1, 2, 3, ... within the epoch.
     pub fn create_ui(&mut self, digest: &Digest) -> Result<Ui, UsigError> {
-        let counter = self
-            .counter
-            .checked_add(1)
-            .ok_or(UsigError::CounterExhausted)?;
+        let counter = self.counter.checked_add(1).ok_or(UsigError::CounterExhausted)?;
         let bytes = certified_bytes(self.usig, self.epoch, counter, digest);
         let cert = match &self.key {
             EpochKey::Hmac(key) => Certificate::HmacSha256(key.tag(&bytes)),
@@ -124,12 +104,7 @@ impl Usig {
         // Commit the counter only once the certificate exists; nothing above can fail after it.
         debug_assert!(counter > self.counter);
         self.counter = counter;
-        Ok(Ui {
-            usig: self.usig,
-            epoch: self.epoch,
-            counter,
-            cert,
-        })
+        Ok(Ui { usig: self.usig, epoch: self.epoch, counter, cert })
     }
 
     /// The signed announcement of this epoch, to send to every verifier (it holds no secret).

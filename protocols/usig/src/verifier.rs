@@ -17,10 +17,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::ZeroizeOnDrop;
 
 use crate::keys::{HmacClusterSecret, HmacEpochKey};
-use crate::{
-    announcement_signed_bytes, certified_bytes, Certificate, Digest, EpochAnnouncement,
-    EpochCredential, Scheme, Ui, UsigId, USIG_COUNT_MAX,
-};
+use crate::{announcement_signed_bytes, certified_bytes, Certificate, Digest, EpochAnnouncement, EpochCredential, Scheme, Ui, UsigId, USIG_COUNT_MAX};
 
 /// One USIG's public identity: its id and its long-term Ed25519 identity public key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -51,18 +48,14 @@ impl ClusterConfig {
     /// Check and build the configuration from the cluster's identity list.
     pub fn new(identities: &[UsigIdentity]) -> Result<ClusterConfig, ConfigError> {
         if identities.len() > USIG_COUNT_MAX {
-            return Err(ConfigError::TooManyUsigs {
-                count: identities.len(),
-                count_max: USIG_COUNT_MAX,
-            });
+            return Err(ConfigError::TooManyUsigs { count: identities.len(), count_max: USIG_COUNT_MAX });
         }
         let mut slots = [None; USIG_COUNT_MAX];
         for (i, id) in identities.iter().enumerate() {
             if identities[..i].iter().any(|other| other.usig == id.usig) {
                 return Err(ConfigError::DuplicateUsig(id.usig));
             }
-            let key = VerifyingKey::from_bytes(&id.public)
-                .map_err(|_| ConfigError::BadIdentityKey(id.usig))?;
+            let key = VerifyingKey::from_bytes(&id.public).map_err(|_| ConfigError::BadIdentityKey(id.usig))?;
             if key.is_weak() {
                 return Err(ConfigError::BadIdentityKey(id.usig));
             }
@@ -184,30 +177,21 @@ impl Verifier {
     }
 
     fn slot(&self, usig: UsigId) -> Option<(usize, &VerifyingKey)> {
-        self.config
-            .identities
-            .iter()
-            .enumerate()
-            .find_map(|(i, s)| match s {
-                Some((id, key)) if id.usig == usig => Some((i, key)),
-                _ => None,
-            })
+        self.config.identities.iter().enumerate().find_map(|(i, s)| match s {
+            Some((id, key)) if id.usig == usig => Some((i, key)),
+            _ => None,
+        })
     }
 
     /// Accept `ann` if it is signed by its USIG's identity key and moves that USIG's epoch
     /// forward. On success, [`Verifier::verify_ui`] rejects UIs of the previously accepted epoch
     /// from now on; [`Verifier::verify_ui_any_epoch`] keeps accepting them while that epoch is
     /// among the last [`EPOCH_HISTORY_MAX`] accepted.
-    pub fn accept_announcement(
-        &mut self,
-        ann: &EpochAnnouncement,
-    ) -> Result<Acceptance, AnnouncementError> {
+    pub fn accept_announcement(&mut self, ann: &EpochAnnouncement) -> Result<Acceptance, AnnouncementError> {
         let (slot, identity) = self.slot(ann.usig).ok_or(AnnouncementError::UnknownUsig)?;
         let bytes = announcement_signed_bytes(ann.usig, ann.epoch, &ann.credential);
         let sig = Signature::from_components(ann.signature[0], ann.signature[1]);
-        identity
-            .verify_strict(&bytes, &sig)
-            .map_err(|_| AnnouncementError::BadSignature)?;
+        identity.verify_strict(&bytes, &sig).map_err(|_| AnnouncementError::BadSignature)?;
 
         let previous = match &self.accepted[slot] {
             Some(cur) if cur.announcement.epoch == ann.epoch => {
@@ -216,11 +200,7 @@ impl Verifier {
                 }
                 return Err(AnnouncementError::ConflictingAnnouncement);
             }
-            Some(cur) if ann.epoch < cur.announcement.epoch => {
-                return Err(AnnouncementError::StaleEpoch {
-                    accepted: cur.announcement.epoch,
-                })
-            }
+            Some(cur) if ann.epoch < cur.announcement.epoch => return Err(AnnouncementError::StaleEpoch { accepted: cur.announcement.epoch }),
             Some(cur) => cur.announcement.epoch,
             None if ann.epoch == 0 => return Err(AnnouncementError::StaleEpoch { accepted: 0 }),
             None => 0,
@@ -228,15 +208,11 @@ impl Verifier {
 
         let key = match &ann.credential {
             EpochCredential::HmacSha256 { nonce } => {
-                let cluster = self
-                    .hmac
-                    .as_ref()
-                    .ok_or(AnnouncementError::HmacUnavailable)?;
+                let cluster = self.hmac.as_ref().ok_or(AnnouncementError::HmacUnavailable)?;
                 EpochVerifyKey::Hmac(cluster.epoch_key(ann.usig, ann.epoch, nonce))
             }
             EpochCredential::Ed25519 { public } => {
-                let key =
-                    VerifyingKey::from_bytes(public).map_err(|_| AnnouncementError::BadEpochKey)?;
+                let key = VerifyingKey::from_bytes(public).map_err(|_| AnnouncementError::BadEpochKey)?;
                 if key.is_weak() {
                     return Err(AnnouncementError::BadEpochKey);
                 }
@@ -244,10 +220,7 @@ impl Verifier {
             }
         };
         debug_assert!(ann.epoch > previous);
-        let superseded = self.accepted[slot].replace(Accepted {
-            announcement: ann.clone(),
-            key,
-        });
+        let superseded = self.accepted[slot].replace(Accepted { announcement: ann.clone(), key });
         if let Some(old) = superseded {
             self.remember(slot, &old);
         }
@@ -266,13 +239,8 @@ impl Verifier {
             EpochVerifyKey::Ed25519(k) => PastVerifyKey::Ed25519(k.to_bytes()),
         };
         past.rotate_right(1);
-        debug_assert!(past[0]
-            .as_ref()
-            .is_none_or(|p| p.epoch < old.announcement.epoch));
-        past[0] = Some(Past {
-            epoch: old.announcement.epoch,
-            key,
-        });
+        debug_assert!(past[0].as_ref().is_none_or(|p| p.epoch < old.announcement.epoch));
+        past[0] = Some(Past { epoch: old.announcement.epoch, key });
     }
 
     /// Check that `ui` certifies `digest`: its USIG is known, its epoch is the one accepted for
@@ -302,11 +270,7 @@ impl Verifier {
                 return check_current(&a.key, digest, ui);
             }
         }
-        let past = self.past[slot]
-            .iter()
-            .flatten()
-            .find(|p| p.epoch == ui.epoch)
-            .ok_or(VerifyError::EpochNotAccepted)?;
+        let past = self.past[slot].iter().flatten().find(|p| p.epoch == ui.epoch).ok_or(VerifyError::EpochNotAccepted)?;
         if ui.counter == 0 {
             return Err(VerifyError::Malformed);
         }
@@ -315,10 +279,7 @@ impl Verifier {
             (PastVerifyKey::Hmac(key), Certificate::HmacSha256(tag)) => key.check(&bytes, tag),
             // The bytes were a valid, non-weak point when the epoch was accepted.
             (PastVerifyKey::Ed25519(public), Certificate::Ed25519([r, s])) => {
-                VerifyingKey::from_bytes(public).is_ok_and(|key| {
-                    key.verify_strict(&bytes, &Signature::from_components(*r, *s))
-                        .is_ok()
-                })
+                VerifyingKey::from_bytes(public).is_ok_and(|key| key.verify_strict(&bytes, &Signature::from_components(*r, *s)).is_ok())
             }
             _ => false,
         };
@@ -333,12 +294,8 @@ impl Verifier {
     /// current one) first; empty for an unknown USIG or before any announcement.
     pub fn remembered_epochs(&self, usig: UsigId) -> impl Iterator<Item = u64> + '_ {
         let slot = self.slot(usig).map(|(slot, _)| slot);
-        let current = slot
-            .and_then(|s| self.accepted[s].as_ref())
-            .map(|a| a.announcement.epoch);
-        let past = slot
-            .into_iter()
-            .flat_map(move |s| self.past[s].iter().flatten().map(|p| p.epoch));
+        let current = slot.and_then(|s| self.accepted[s].as_ref()).map(|a| a.announcement.epoch);
+        let past = slot.into_iter().flat_map(move |s| self.past[s].iter().flatten().map(|p| p.epoch));
         current.into_iter().chain(past)
     }
 
@@ -360,9 +317,7 @@ impl Verifier {
     /// The scheme of the epoch accepted for `usig`, if any.
     pub fn accepted_scheme(&self, usig: UsigId) -> Option<Scheme> {
         let (slot, _) = self.slot(usig)?;
-        self.accepted[slot]
-            .as_ref()
-            .map(|a| a.announcement.credential.scheme())
+        self.accepted[slot].as_ref().map(|a| a.announcement.credential.scheme())
     }
 
     /// The cluster configuration this verifier checks against.
@@ -379,9 +334,7 @@ fn check_current(key: &EpochVerifyKey, digest: &Digest, ui: &Ui) -> Result<(), V
     let bytes = certified_bytes(ui.usig, ui.epoch, ui.counter, digest);
     let ok = match (key, &ui.cert) {
         (EpochVerifyKey::Hmac(key), Certificate::HmacSha256(tag)) => key.check(&bytes, tag),
-        (EpochVerifyKey::Ed25519(key), Certificate::Ed25519([r, s])) => key
-            .verify_strict(&bytes, &Signature::from_components(*r, *s))
-            .is_ok(),
+        (EpochVerifyKey::Ed25519(key), Certificate::Ed25519([r, s])) => key.verify_strict(&bytes, &Signature::from_components(*r, *s)).is_ok(),
         _ => false,
     };
     if ok {
@@ -396,18 +349,10 @@ impl fmt::Debug for Verifier {
         let mut list = f.debug_map();
         for (id, acc) in self.config.identities.iter().zip(self.accepted.iter()) {
             if let Some((id, _)) = id {
-                list.entry(
-                    &id.usig,
-                    &acc.as_ref()
-                        .map(|a| (a.announcement.epoch, a.announcement.credential.scheme())),
-                );
+                list.entry(&id.usig, &acc.as_ref().map(|a| (a.announcement.epoch, a.announcement.credential.scheme())));
             }
         }
         list.finish()?;
-        f.write_str(if self.hmac.is_some() {
-            " (hmac secret held)"
-        } else {
-            ""
-        })
+        f.write_str(if self.hmac.is_some() { " (hmac secret held)" } else { "" })
     }
 }

@@ -1,9 +1,8 @@
 //! Behaviour of the USIG and its verifier, for both certificate schemes.
 
 use rampart_usig::{
-    Acceptance, AnnouncementError, Certificate, ClusterConfig, ConfigError, EpochAnnouncement,
-    EpochCredential, HmacClusterSecret, IdentitySecret, Scheme, StartError, StartScheme, Ui, Usig,
-    UsigId, UsigIdentity, Verifier, VerifyError, EPOCH_HISTORY_MAX,
+    Acceptance, AnnouncementError, Certificate, ClusterConfig, ConfigError, EpochAnnouncement, EpochCredential, HmacClusterSecret, IdentitySecret, Scheme,
+    StartError, StartScheme, Ui, Usig, UsigId, UsigIdentity, Verifier, VerifyError, EPOCH_HISTORY_MAX,
 };
 use zeroize::ZeroizeOnDrop;
 
@@ -106,43 +105,23 @@ fn tampering_with_any_field_fails() {
 
         let mut d = digest;
         d[17] ^= 1;
-        assert_eq!(
-            v.verify_ui(&d, &ui),
-            Err(VerifyError::BadCertificate),
-            "digest"
-        );
+        assert_eq!(v.verify_ui(&d, &ui), Err(VerifyError::BadCertificate), "digest");
 
         let mut t = ui.clone();
         t.counter += 1;
-        assert_eq!(
-            v.verify_ui(&digest, &t),
-            Err(VerifyError::BadCertificate),
-            "counter"
-        );
+        assert_eq!(v.verify_ui(&digest, &t), Err(VerifyError::BadCertificate), "counter");
 
         let mut t = ui.clone();
         t.counter = 0;
-        assert_eq!(
-            v.verify_ui(&digest, &t),
-            Err(VerifyError::Malformed),
-            "counter 0"
-        );
+        assert_eq!(v.verify_ui(&digest, &t), Err(VerifyError::Malformed), "counter 0");
 
         let mut t = ui.clone();
         t.usig = UsigId(1);
-        assert_eq!(
-            v.verify_ui(&digest, &t),
-            Err(VerifyError::BadCertificate),
-            "usig"
-        );
+        assert_eq!(v.verify_ui(&digest, &t), Err(VerifyError::BadCertificate), "usig");
 
         let mut t = ui.clone();
         t.epoch += 1;
-        assert_eq!(
-            v.verify_ui(&digest, &t),
-            Err(VerifyError::EpochNotAccepted),
-            "epoch"
-        );
+        assert_eq!(v.verify_ui(&digest, &t), Err(VerifyError::EpochNotAccepted), "epoch");
 
         for byte in [0usize, 31, 32, 63] {
             let mut t = ui.clone();
@@ -155,11 +134,7 @@ fn tampering_with_any_field_fails() {
                 }
                 Certificate::Ed25519(halves) => halves[byte / 32][byte % 32] ^= 0x80,
             }
-            assert_eq!(
-                v.verify_ui(&digest, &t),
-                Err(VerifyError::BadCertificate),
-                "cert"
-            );
+            assert_eq!(v.verify_ui(&digest, &t), Err(VerifyError::BadCertificate), "cert");
         }
 
         // A certificate of the other scheme is refused, whatever its bytes.
@@ -168,11 +143,7 @@ fn tampering_with_any_field_fails() {
             Certificate::HmacSha256(tag) => Certificate::Ed25519([tag, tag]),
             Certificate::Ed25519([r, _]) => Certificate::HmacSha256(r),
         };
-        assert_eq!(
-            v.verify_ui(&digest, &t),
-            Err(VerifyError::BadCertificate),
-            "scheme"
-        );
+        assert_eq!(v.verify_ui(&digest, &t), Err(VerifyError::BadCertificate), "scheme");
     }
 }
 
@@ -190,10 +161,7 @@ fn a_ui_certified_by_another_usigs_key_fails() {
         let _ = a.create_ui(&digest).unwrap();
         let mut forged = b.create_ui(&digest).unwrap();
         forged.usig = UsigId(0);
-        assert_eq!(
-            v.verify_ui(&digest, &forged),
-            Err(VerifyError::BadCertificate)
-        );
+        assert_eq!(v.verify_ui(&digest, &forged), Err(VerifyError::BadCertificate));
     }
 }
 
@@ -214,10 +182,7 @@ fn a_ui_from_an_unannounced_epoch_is_rejected() {
         let mut u = start(scheme, 0, 3, &secret, 1);
         let v = Verifier::new(config(3), Some(&secret));
         let ui = u.create_ui(&[0; 32]).unwrap();
-        assert_eq!(
-            v.verify_ui(&[0; 32], &ui),
-            Err(VerifyError::EpochNotAccepted)
-        );
+        assert_eq!(v.verify_ui(&[0; 32], &ui), Err(VerifyError::EpochNotAccepted));
         assert_eq!(v.accepted_epoch(UsigId(0)), None);
     }
 }
@@ -234,24 +199,15 @@ fn an_announcement_signed_by_the_wrong_identity_is_rejected() {
         };
         let mut u = Usig::start(&impostor, 9, s, entropy(4)).unwrap();
         let mut v = Verifier::new(config(3), Some(&secret));
-        assert_eq!(
-            v.accept_announcement(u.announcement()),
-            Err(AnnouncementError::BadSignature)
-        );
+        assert_eq!(v.accept_announcement(u.announcement()), Err(AnnouncementError::BadSignature));
         let ui = u.create_ui(&[0; 32]).unwrap();
-        assert_eq!(
-            v.verify_ui(&[0; 32], &ui),
-            Err(VerifyError::EpochNotAccepted)
-        );
+        assert_eq!(v.verify_ui(&[0; 32], &ui), Err(VerifyError::EpochNotAccepted));
 
         // Another cluster member's genuine announcement, relabelled as USIG 0's.
         let other = start(scheme, 1, 9, &secret, 5);
         let mut relabelled = other.announcement().clone();
         relabelled.usig = UsigId(0);
-        assert_eq!(
-            v.accept_announcement(&relabelled),
-            Err(AnnouncementError::BadSignature)
-        );
+        assert_eq!(v.accept_announcement(&relabelled), Err(AnnouncementError::BadSignature));
     }
 }
 
@@ -265,10 +221,7 @@ fn a_tampered_announcement_is_rejected() {
 
         let mut t = good.clone();
         t.epoch += 1;
-        assert_eq!(
-            v.accept_announcement(&t),
-            Err(AnnouncementError::BadSignature)
-        );
+        assert_eq!(v.accept_announcement(&t), Err(AnnouncementError::BadSignature));
 
         let mut t = good.clone();
         t.credential = match t.credential {
@@ -278,29 +231,17 @@ fn a_tampered_announcement_is_rejected() {
             }
             EpochCredential::Ed25519 { public } => EpochCredential::HmacSha256 { nonce: public },
         };
-        assert_eq!(
-            v.accept_announcement(&t),
-            Err(AnnouncementError::BadSignature)
-        );
+        assert_eq!(v.accept_announcement(&t), Err(AnnouncementError::BadSignature));
 
         let mut t = good.clone();
         t.signature[1][0] ^= 1;
-        assert_eq!(
-            v.accept_announcement(&t),
-            Err(AnnouncementError::BadSignature)
-        );
+        assert_eq!(v.accept_announcement(&t), Err(AnnouncementError::BadSignature));
 
         let mut t = good.clone();
         t.usig = UsigId(77);
-        assert_eq!(
-            v.accept_announcement(&t),
-            Err(AnnouncementError::UnknownUsig)
-        );
+        assert_eq!(v.accept_announcement(&t), Err(AnnouncementError::UnknownUsig));
 
-        assert_eq!(
-            v.accept_announcement(&good),
-            Ok(Acceptance::NewEpoch { previous: 0 })
-        );
+        assert_eq!(v.accept_announcement(&good), Ok(Acceptance::NewEpoch { previous: 0 }));
     }
 }
 
@@ -319,15 +260,9 @@ fn after_a_restart_the_old_epochs_uis_are_rejected() {
 
         // Restarted from a pristine image: new epoch, new entropy, new keys.
         let mut after = start(scheme, 2, 2, &secret, 2);
-        assert_eq!(
-            v.accept_announcement(after.announcement()),
-            Ok(Acceptance::NewEpoch { previous: 1 })
-        );
+        assert_eq!(v.accept_announcement(after.announcement()), Ok(Acceptance::NewEpoch { previous: 1 }));
         assert_eq!(v.accepted_epoch(UsigId(2)), Some(2));
-        assert_eq!(
-            v.verify_ui(&[1; 32], &old_ui),
-            Err(VerifyError::EpochNotAccepted)
-        );
+        assert_eq!(v.verify_ui(&[1; 32], &old_ui), Err(VerifyError::EpochNotAccepted));
 
         // The new epoch counts from 1 again, and its UIs verify.
         let new_ui = after.create_ui(&[1; 32]).unwrap();
@@ -336,14 +271,8 @@ fn after_a_restart_the_old_epochs_uis_are_rejected() {
         assert_ne!(new_ui.cert, old_ui.cert);
 
         // Replaying the old announcement cannot bring the old epoch (and its keys) back.
-        assert_eq!(
-            v.accept_announcement(&old_announcement),
-            Err(AnnouncementError::StaleEpoch { accepted: 2 })
-        );
-        assert_eq!(
-            v.verify_ui(&[1; 32], &old_ui),
-            Err(VerifyError::EpochNotAccepted)
-        );
+        assert_eq!(v.accept_announcement(&old_announcement), Err(AnnouncementError::StaleEpoch { accepted: 2 }));
+        assert_eq!(v.verify_ui(&[1; 32], &old_ui), Err(VerifyError::EpochNotAccepted));
     }
 }
 
@@ -365,41 +294,23 @@ fn an_earlier_accepted_epochs_ui_verifies_through_verify_ui_any_epoch_only() {
         // The old epoch's UI is still evidence: the any-epoch check accepts it, under the same
         // certificate check (tampering still fails); the current-epoch check does not.
         assert_eq!(v.verify_ui_any_epoch(&[1; 32], &old_ui), Ok(()));
-        assert_eq!(
-            v.verify_ui(&[1; 32], &old_ui),
-            Err(VerifyError::EpochNotAccepted)
-        );
-        assert_eq!(
-            v.verify_ui_any_epoch(&[9; 32], &old_ui),
-            Err(VerifyError::BadCertificate)
-        );
+        assert_eq!(v.verify_ui(&[1; 32], &old_ui), Err(VerifyError::EpochNotAccepted));
+        assert_eq!(v.verify_ui_any_epoch(&[9; 32], &old_ui), Err(VerifyError::BadCertificate));
         let mut bumped = old_ui.clone();
         bumped.counter += 1;
-        assert_eq!(
-            v.verify_ui_any_epoch(&[1; 32], &bumped),
-            Err(VerifyError::BadCertificate)
-        );
+        assert_eq!(v.verify_ui_any_epoch(&[1; 32], &bumped), Err(VerifyError::BadCertificate));
         let mut zero = old_ui.clone();
         zero.counter = 0;
-        assert_eq!(
-            v.verify_ui_any_epoch(&[1; 32], &zero),
-            Err(VerifyError::Malformed)
-        );
+        assert_eq!(v.verify_ui_any_epoch(&[1; 32], &zero), Err(VerifyError::Malformed));
         // A certificate made in one epoch does not pass for another epoch of the same USIG.
         let mut moved = old_ui.clone();
         moved.epoch = 9;
-        assert_eq!(
-            v.verify_ui_any_epoch(&[1; 32], &moved),
-            Err(VerifyError::BadCertificate)
-        );
+        assert_eq!(v.verify_ui_any_epoch(&[1; 32], &moved), Err(VerifyError::BadCertificate));
 
         // The current epoch verifies both ways.
         assert_eq!(v.verify_ui(&[2; 32], &new_ui), Ok(()));
         assert_eq!(v.verify_ui_any_epoch(&[2; 32], &new_ui), Ok(()));
-        assert_eq!(
-            v.remembered_epochs(UsigId(1)).collect::<Vec<_>>(),
-            vec![9, 5]
-        );
+        assert_eq!(v.remembered_epochs(UsigId(1)).collect::<Vec<_>>(), vec![9, 5]);
     }
 }
 
@@ -419,30 +330,18 @@ fn an_epoch_never_accepted_is_refused_by_verify_ui_any_epoch() {
         }
         assert_eq!(v.verify_ui_any_epoch(&[3; 32], &uis[0]), Ok(()));
         for skipped in &uis[1..3] {
-            assert_eq!(
-                v.verify_ui_any_epoch(&[3; 32], skipped),
-                Err(VerifyError::EpochNotAccepted)
-            );
+            assert_eq!(v.verify_ui_any_epoch(&[3; 32], skipped), Err(VerifyError::EpochNotAccepted));
         }
         assert_eq!(v.verify_ui_any_epoch(&[3; 32], &uis[3]), Ok(()));
         // Nor a future epoch, nor a USIG that announced nothing, nor an unknown one.
         let mut future = start(scheme, 0, 7, &secret, 7);
-        assert_eq!(
-            v.verify_ui_any_epoch(&[3; 32], &future.create_ui(&[3; 32]).unwrap()),
-            Err(VerifyError::EpochNotAccepted)
-        );
+        assert_eq!(v.verify_ui_any_epoch(&[3; 32], &future.create_ui(&[3; 32]).unwrap()), Err(VerifyError::EpochNotAccepted));
         let mut silent = start(scheme, 2, 1, &secret, 8);
-        assert_eq!(
-            v.verify_ui_any_epoch(&[3; 32], &silent.create_ui(&[3; 32]).unwrap()),
-            Err(VerifyError::EpochNotAccepted)
-        );
+        assert_eq!(v.verify_ui_any_epoch(&[3; 32], &silent.create_ui(&[3; 32]).unwrap()), Err(VerifyError::EpochNotAccepted));
         assert_eq!(v.remembered_epochs(UsigId(2)).count(), 0);
         let mut unknown = uis[0].clone();
         unknown.usig = UsigId(3);
-        assert_eq!(
-            v.verify_ui_any_epoch(&[3; 32], &unknown),
-            Err(VerifyError::UnknownUsig)
-        );
+        assert_eq!(v.verify_ui_any_epoch(&[3; 32], &unknown), Err(VerifyError::UnknownUsig));
     }
 }
 
@@ -463,26 +362,12 @@ fn the_oldest_epoch_is_forgotten_once_the_history_is_full() {
         assert_eq!(remembered[0], lives * 10);
         for (i, ui) in uis.iter().enumerate() {
             let digest = [(i + 1) as u8; 32];
-            let expected = if i < uis.len() - EPOCH_HISTORY_MAX {
-                Err(VerifyError::EpochNotAccepted)
-            } else {
-                Ok(())
-            };
-            assert_eq!(
-                v.verify_ui_any_epoch(&digest, ui),
-                expected,
-                "{scheme:?} epoch {}",
-                ui.epoch
-            );
+            let expected = if i < uis.len() - EPOCH_HISTORY_MAX { Err(VerifyError::EpochNotAccepted) } else { Ok(()) };
+            assert_eq!(v.verify_ui_any_epoch(&digest, ui), expected, "{scheme:?} epoch {}", ui.epoch);
         }
         // The forgotten epochs' announcements are still stale: forgetting does not reopen them.
         let first = start(scheme, 2, 10, &secret, 1);
-        assert_eq!(
-            v.accept_announcement(first.announcement()),
-            Err(AnnouncementError::StaleEpoch {
-                accepted: lives * 10
-            })
-        );
+        assert_eq!(v.accept_announcement(first.announcement()), Err(AnnouncementError::StaleEpoch { accepted: lives * 10 }));
     }
 }
 
@@ -494,14 +379,8 @@ fn the_same_announcement_twice_is_harmless_and_a_different_one_for_the_same_epoc
         let again = start(scheme, 0, 3, &secret, 2); // a reused epoch number, fresh entropy
         let mut v = Verifier::new(config(3), Some(&secret));
         v.accept_announcement(first.announcement()).unwrap();
-        assert_eq!(
-            v.accept_announcement(first.announcement()),
-            Ok(Acceptance::AlreadyAccepted)
-        );
-        assert_eq!(
-            v.accept_announcement(again.announcement()),
-            Err(AnnouncementError::ConflictingAnnouncement)
-        );
+        assert_eq!(v.accept_announcement(first.announcement()), Ok(Acceptance::AlreadyAccepted));
+        assert_eq!(v.accept_announcement(again.announcement()), Err(AnnouncementError::ConflictingAnnouncement));
         assert_eq!(v.accepted_epoch(UsigId(0)), Some(3));
     }
 }
@@ -509,20 +388,8 @@ fn the_same_announcement_twice_is_harmless_and_a_different_one_for_the_same_epoc
 #[test]
 fn epoch_zero_is_refused() {
     let secret = cluster_secret();
-    assert_eq!(
-        Usig::start(&identity(0), 0, StartScheme::Ed25519, entropy(1)).unwrap_err(),
-        StartError::ZeroEpoch
-    );
-    assert_eq!(
-        Usig::start(
-            &identity(0),
-            0,
-            StartScheme::HmacSha256(&secret),
-            entropy(1)
-        )
-        .unwrap_err(),
-        StartError::ZeroEpoch
-    );
+    assert_eq!(Usig::start(&identity(0), 0, StartScheme::Ed25519, entropy(1)).unwrap_err(), StartError::ZeroEpoch);
+    assert_eq!(Usig::start(&identity(0), 0, StartScheme::HmacSha256(&secret), entropy(1)).unwrap_err(), StartError::ZeroEpoch);
 }
 
 #[test]
@@ -532,10 +399,7 @@ fn an_hmac_epoch_needs_the_cluster_secret_and_the_right_one() {
     let ui = u.create_ui(&[0; 32]).unwrap();
 
     let mut outside = Verifier::new(config(3), None);
-    assert_eq!(
-        outside.accept_announcement(u.announcement()),
-        Err(AnnouncementError::HmacUnavailable)
-    );
+    assert_eq!(outside.accept_announcement(u.announcement()), Err(AnnouncementError::HmacUnavailable));
 
     let wrong = HmacClusterSecret::from_bytes([0x11; 32]);
     let mut v = Verifier::new(config(3), Some(&wrong));
@@ -568,37 +432,20 @@ fn an_announced_epoch_key_that_is_not_a_valid_point_is_refused() {
     let credential = EpochCredential::Ed25519 { public: weak };
     let bytes = rampart_usig::announcement_signed_bytes(UsigId(0), 1, &credential);
     let sig = id.sign(&bytes);
-    let ann = EpochAnnouncement {
-        usig: UsigId(0),
-        epoch: 1,
-        credential,
-        signature: [*sig.r_bytes(), *sig.s_bytes()],
-    };
-    assert_eq!(
-        v.accept_announcement(&ann),
-        Err(AnnouncementError::BadEpochKey)
-    );
+    let ann = EpochAnnouncement { usig: UsigId(0), epoch: 1, credential, signature: [*sig.r_bytes(), *sig.s_bytes()] };
+    assert_eq!(v.accept_announcement(&ann), Err(AnnouncementError::BadEpochKey));
 }
 
 #[test]
 fn cluster_configs_are_checked() {
     let a = identity(0).identity();
-    assert_eq!(
-        ClusterConfig::new(&[a, a]).unwrap_err(),
-        ConfigError::DuplicateUsig(UsigId(0))
-    );
+    assert_eq!(ClusterConfig::new(&[a, a]).unwrap_err(), ConfigError::DuplicateUsig(UsigId(0)));
     let many: Vec<UsigIdentity> = (0..17).map(|i| identity(i).identity()).collect();
-    assert!(matches!(
-        ClusterConfig::new(&many),
-        Err(ConfigError::TooManyUsigs { count: 17, .. })
-    ));
+    assert!(matches!(ClusterConfig::new(&many), Err(ConfigError::TooManyUsigs { count: 17, .. })));
     let mut bad = identity(1).identity();
     bad.public = [0; 32];
     bad.public[0] = 1; // the identity point: weak
-    assert_eq!(
-        ClusterConfig::new(&[a, bad]).unwrap_err(),
-        ConfigError::BadIdentityKey(UsigId(1))
-    );
+    assert_eq!(ClusterConfig::new(&[a, bad]).unwrap_err(), ConfigError::BadIdentityKey(UsigId(1)));
 }
 
 #[test]
@@ -632,13 +479,7 @@ fn debug_output_prints_no_secret() {
     let v = Verifier::new(config(1), Some(&secret));
     // A run of the secret byte in any common rendering would show up as one of these.
     let needles = ["66, 66, 66", "0x42, 0x42", "4242"];
-    for text in [
-        format!("{id:?}"),
-        format!("{secret:?}"),
-        format!("{u:?}"),
-        format!("{v:?}"),
-        format!("{id:#?} {secret:#?} {u:#?} {v:#?}"),
-    ] {
+    for text in [format!("{id:?}"), format!("{secret:?}"), format!("{u:?}"), format!("{v:?}"), format!("{id:#?} {secret:#?} {u:#?} {v:#?}")] {
         for n in needles {
             assert!(!text.contains(n), "{text}");
         }
@@ -654,10 +495,7 @@ fn uis_and_announcements_round_trip_through_postcard() {
         assert_eq!(postcard::from_bytes::<Ui>(&bytes).unwrap(), ui);
         let ann = u.announcement();
         let bytes = postcard::to_allocvec(ann).unwrap();
-        assert_eq!(
-            &postcard::from_bytes::<EpochAnnouncement>(&bytes).unwrap(),
-            ann
-        );
+        assert_eq!(&postcard::from_bytes::<EpochAnnouncement>(&bytes).unwrap(), ann);
     }
 }
 
@@ -678,14 +516,8 @@ fn a_restarted_usig_can_recover_its_epoch_from_announcements_peers_hold() {
         assert_eq!(shown.epoch, 41);
 
         let after = start(scheme, 1, shown.epoch + 1, &secret, 2);
-        assert_eq!(
-            peer.accept_announcement(after.announcement()),
-            Ok(Acceptance::NewEpoch { previous: 41 })
-        );
-        assert_eq!(
-            peer.accepted_announcement(UsigId(1)),
-            Some(after.announcement())
-        );
+        assert_eq!(peer.accept_announcement(after.announcement()), Ok(Acceptance::NewEpoch { previous: 41 }));
+        assert_eq!(peer.accepted_announcement(UsigId(1)), Some(after.announcement()));
         assert_eq!(peer.accepted_announcement(UsigId(9)), None);
     }
 }

@@ -18,12 +18,12 @@
 //! reported naming the PD and the object. Every failure is an error message; nothing panics.
 
 use crate::abi;
+use crate::arch::Timer;
 use crate::arch::{self, PageSize};
 use crate::elf::Program;
 use crate::layout::{self, PdInfo};
 use crate::sys::{self, BootInfo, ScratchMapping, FRAME_BYTES};
 use crate::syscalls::{CPtr, IpcBuffer};
-use crate::arch::Timer;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
@@ -272,7 +272,8 @@ impl Builder {
             }
             _ => {
                 for cap in [old.0, old.1] {
-                    sys::cnode_delete(&self.ipc, abi::CAP_INIT_THREAD_CNODE, cap, ROOT_DEPTH).map_err(|e| format!("deleting the old objects of {who} failed: seL4 error {e}"))?;
+                    sys::cnode_delete(&self.ipc, abi::CAP_INIT_THREAD_CNODE, cap, ROOT_DEPTH)
+                        .map_err(|e| format!("deleting the old objects of {who} failed: seL4 error {e}"))?;
                 }
             }
         }
@@ -313,7 +314,10 @@ impl Builder {
     fn slot(&mut self, what: &str) -> Result<CPtr, String> {
         if let Some(arena) = self.building_in.and_then(|i| self.arenas[i].as_mut()) {
             if arena.next_slot >= arena.slots.end {
-                return Err(format!("out of restart arena slots creating {what} ({} slots, as many as the first life took)", arena.slots.end - arena.slots.start));
+                return Err(format!(
+                    "out of restart arena slots creating {what} ({} slots, as many as the first life took)",
+                    arena.slots.end - arena.slots.start
+                ));
             }
             arena.next_slot += 1;
             return Ok(arena.next_slot - 1);
@@ -337,7 +341,11 @@ impl Builder {
             let size = 1u64 << bits;
             let at = arena.used_bytes.div_ceil(size) * size;
             if at + size > 1u64 << arena.size_bits {
-                return Err(format!("out of restart arena memory creating {what}: {} of {} bytes in use, {size} more needed", arena.used_bytes, 1u64 << arena.size_bits));
+                return Err(format!(
+                    "out of restart arena memory creating {what}: {} of {} bytes in use, {size} more needed",
+                    arena.used_bytes,
+                    1u64 << arena.size_bits
+                ));
             }
             arena.used_bytes = at + size;
             let untyped = arena.untyped;
@@ -422,10 +430,14 @@ impl Builder {
         let end = paddr.saturating_add(size.bytes());
         let what = format!("memory region `{name}` at physical address {paddr:#x}");
         if let Some(&(s, e)) = self.mem.ram.iter().find(|&&(s, e)| paddr < e && s < end) {
-            return Err(format!("{what} is RAM (the kernel gives [{s:#x}, {e:#x}) out as ordinary untyped memory), not device memory: phys_addr must name device registers"));
+            return Err(format!(
+                "{what} is RAM (the kernel gives [{s:#x}, {e:#x}) out as ordinary untyped memory), not device memory: phys_addr must name device registers"
+            ));
         }
         let Some(index) = self.mem.devices.iter().position(|d| d.paddr <= paddr && end <= d.end()) else {
-            return Err(format!("{what}: no device untyped memory covers [{paddr:#x}, {end:#x}) (the kernel keeps it for itself, or it is outside the physical address space)"));
+            return Err(format!(
+                "{what}: no device untyped memory covers [{paddr:#x}, {end:#x}) (the kernel keeps it for itself, or it is outside the physical address space)"
+            ));
         };
         let (cap, base, used) = {
             let d = &self.mem.devices[index];
@@ -433,7 +445,10 @@ impl Builder {
         };
         let target = paddr - base;
         if target < used {
-            return Err(format!("{what}: the device memory up to {:#x} is already handed out (device frames are made in ascending address order)", base + used));
+            return Err(format!(
+                "{what}: the device memory up to {:#x} is already handed out (device frames are made in ascending address order)",
+                base + used
+            ));
         }
         let mut at = used;
         while at < target {
@@ -448,7 +463,8 @@ impl Builder {
         }
         let kind = arch::frame_object(size);
         let slot = self.slot(&what)?;
-        sys::untyped_retype(&self.ipc, cap, kind.object_type, 0, abi::CAP_INIT_THREAD_CNODE, 0, 0, slot, 1).map_err(|e| format!("Untyped_Retype of the frame of {what} failed: seL4 error {e}"))?;
+        sys::untyped_retype(&self.ipc, cap, kind.object_type, 0, abi::CAP_INIT_THREAD_CNODE, 0, 0, slot, 1)
+            .map_err(|e| format!("Untyped_Retype of the frame of {what} failed: seL4 error {e}"))?;
         self.mem.devices[index].used_bytes = target + size.bytes();
         Ok(slot)
     }
@@ -529,8 +545,18 @@ impl Builder {
         for (pd, o) in spec.pds.iter().zip(&objects) {
             let what = format!("the alarm capability of PD `{}`", pd.name);
             let alarm = self.slot(&what)?;
-            sys::cnode_mint(&self.ipc, abi::CAP_INIT_THREAD_CNODE, alarm, ROOT_DEPTH, abi::CAP_INIT_THREAD_CNODE, o.notification, ROOT_DEPTH, abi::CAP_RIGHTS_WRITE, layout::ALARM_BADGE)
-                .map_err(|e| format!("minting {what} failed: seL4 error {e}"))?;
+            sys::cnode_mint(
+                &self.ipc,
+                abi::CAP_INIT_THREAD_CNODE,
+                alarm,
+                ROOT_DEPTH,
+                abi::CAP_INIT_THREAD_CNODE,
+                o.notification,
+                ROOT_DEPTH,
+                abi::CAP_RIGHTS_WRITE,
+                layout::ALARM_BADGE,
+            )
+            .map_err(|e| format!("minting {what} failed: seL4 error {e}"))?;
             pds.push(Pd { name: pd.name.clone(), tcb: o.tcb, alarm, stack_bottom: o.stack_bottom, memory_bytes: o.memory_bytes, frames: o.frames });
         }
         for (pd, o) in spec.pds.iter().zip(&objects) {
@@ -554,10 +580,21 @@ impl Builder {
     /// the root task's thread.
     fn timer(&mut self) -> Result<Timer, String> {
         let notification = self.create(abi::OBJ_NOTIFICATION, abi::NOTIFICATION_BITS, 0, "the monitor's notification")?;
-        sys::tcb_bind_notification(&self.ipc, abi::CAP_INIT_THREAD_TCB, notification).map_err(|e| format!("binding the monitor's notification failed: seL4 error {e}"))?;
+        sys::tcb_bind_notification(&self.ipc, abi::CAP_INIT_THREAD_TCB, notification)
+            .map_err(|e| format!("binding the monitor's notification failed: seL4 error {e}"))?;
         let badged = self.slot("the timer's notification capability")?;
-        sys::cnode_mint(&self.ipc, abi::CAP_INIT_THREAD_CNODE, badged, ROOT_DEPTH, abi::CAP_INIT_THREAD_CNODE, notification, ROOT_DEPTH, abi::CAP_RIGHTS_WRITE, layout::TIMER_BADGE)
-            .map_err(|e| format!("minting the timer's notification capability failed: seL4 error {e}"))?;
+        sys::cnode_mint(
+            &self.ipc,
+            abi::CAP_INIT_THREAD_CNODE,
+            badged,
+            ROOT_DEPTH,
+            abi::CAP_INIT_THREAD_CNODE,
+            notification,
+            ROOT_DEPTH,
+            abi::CAP_RIGHTS_WRITE,
+            layout::TIMER_BADGE,
+        )
+        .map_err(|e| format!("minting the timer's notification capability failed: seL4 error {e}"))?;
         let ipc = self.ipc;
         arch::make_timer(&ipc, badged, &mut |what| self.slot(what))
     }
@@ -570,8 +607,18 @@ impl Builder {
         for irq in &pd.irqs {
             let what = format!("IRQ {} ({}) of PD `{}`", irq.id, arch::describe_irq(&irq.source), pd.name);
             let badged = self.slot(&what)?;
-            sys::cnode_mint(&self.ipc, abi::CAP_INIT_THREAD_CNODE, badged, ROOT_DEPTH, abi::CAP_INIT_THREAD_CNODE, notification, ROOT_DEPTH, abi::CAP_RIGHTS_WRITE, 1 << irq.id)
-                .map_err(|e| format!("minting the notification capability for {what} failed: seL4 error {e}"))?;
+            sys::cnode_mint(
+                &self.ipc,
+                abi::CAP_INIT_THREAD_CNODE,
+                badged,
+                ROOT_DEPTH,
+                abi::CAP_INIT_THREAD_CNODE,
+                notification,
+                ROOT_DEPTH,
+                abi::CAP_RIGHTS_WRITE,
+                1 << irq.id,
+            )
+            .map_err(|e| format!("minting the notification capability for {what} failed: seL4 error {e}"))?;
             let handler = self.slot(&what)?;
             arch::irq_handler(&self.ipc, &irq.source, abi::CAP_INIT_THREAD_CNODE, handler, ROOT_DEPTH).map_err(|e| match e {
                 arch::Refused::Kernel(_) => format!("getting the handler of {what} failed: {e}{}", arch::irq_refusal_hint(&irq.source)),
@@ -584,7 +631,15 @@ impl Builder {
     }
 
     /// `keep`: the notification and endpoint of the PD's previous life (a restart), else new ones.
-    fn create_pd(&mut self, spec: &SystemSpec, index: usize, pd: &PdSpec, program: &[u8], region_frames: &mut [Vec<CPtr>], keep: Option<(CPtr, Option<CPtr>)>) -> Result<PdObjects, String> {
+    fn create_pd(
+        &mut self,
+        spec: &SystemSpec,
+        index: usize,
+        pd: &PdSpec,
+        program: &[u8],
+        region_frames: &mut [Vec<CPtr>],
+        keep: Option<(CPtr, Option<CPtr>)>,
+    ) -> Result<PdObjects, String> {
         let who = format!("PD `{}`", pd.name);
         let stack_top = spec.arch.stack_top();
         let stack_bottom = stack_top - pd.stack_size_bytes;
@@ -638,7 +693,8 @@ impl Builder {
             }
         }
         for (&page, &write) in pages.iter() {
-            let segments: Vec<_> = prog.segments().filter(|s| !s.data.is_empty() && s.vaddr < page + PAGE_BYTES && page < s.vaddr + s.data.len() as u64).collect();
+            let segments: Vec<_> =
+                prog.segments().filter(|s| !s.data.is_empty() && s.vaddr < page + PAGE_BYTES && page < s.vaddr + s.data.len() as u64).collect();
             let fill = |m: &mut ScratchMapping| {
                 for s in &segments {
                     let from = s.vaddr.max(page);
@@ -721,8 +777,17 @@ impl Builder {
                 .map_err(|e| format!("giving {who} an I/O port capability failed: {e}"))?;
         }
         for &(id, handler) in self.irq_handlers.get(index).map(Vec::as_slice).unwrap_or(&[]) {
-            sys::cnode_copy(ipc, o.cnode, layout::SLOT_IRQ_BASE + u64::from(id), PD_CNODE_DEPTH, abi::CAP_INIT_THREAD_CNODE, handler, ROOT_DEPTH, abi::CAP_RIGHTS_ALL)
-                .map_err(|e| format!("giving {who} its IRQ {id} handler failed: seL4 error {e}"))?;
+            sys::cnode_copy(
+                ipc,
+                o.cnode,
+                layout::SLOT_IRQ_BASE + u64::from(id),
+                PD_CNODE_DEPTH,
+                abi::CAP_INIT_THREAD_CNODE,
+                handler,
+                ROOT_DEPTH,
+                abi::CAP_RIGHTS_ALL,
+            )
+            .map_err(|e| format!("giving {who} its IRQ {id} handler failed: seL4 error {e}"))?;
         }
 
         sys::tcb_configure(
@@ -766,5 +831,6 @@ fn pd_info(index: usize, pd: &PdSpec, tsc_mhz: u64, clock_origin_tsc: u64) -> Pd
 
 /// The frame size of `region`'s pages (the checker allows only sizes the architecture has).
 fn page_size_of(region: &rampart_spec::RegionSpec) -> Result<PageSize, String> {
-    PageSize::of_bytes(region.page_size_bytes).ok_or_else(|| format!("memory region `{}` has pages of {:#x} bytes, which this architecture does not map", region.name, region.page_size_bytes))
+    PageSize::of_bytes(region.page_size_bytes)
+        .ok_or_else(|| format!("memory region `{}` has pages of {:#x} bytes, which this architecture does not map", region.name, region.page_size_bytes))
 }

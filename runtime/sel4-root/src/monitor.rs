@@ -67,8 +67,8 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 use rampart_spec::SystemSpec;
 use rampart_supervision::{
-    Action, Actions, Decision, ExitVerdict, Fault, FaultKind, HoldReason, Policy, RestartReason, Sanitized, Supervision, PARENT_RESTARTS_MAX,
-    RESTARTS_MAX, RESTART_WINDOW_NS,
+    Action, Actions, Decision, ExitVerdict, Fault, FaultKind, HoldReason, Policy, RestartReason, Sanitized, Supervision, PARENT_RESTARTS_MAX, RESTARTS_MAX,
+    RESTART_WINDOW_NS,
 };
 
 /// The window over which each PD's log budget is counted, in nanoseconds of the system clock.
@@ -127,7 +127,17 @@ const NO_ALARM: u64 = u64::MAX;
 
 impl Monitor {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(ipc: IpcBuffer, system: System, builder: Builder, spec: SystemSpec, programs: Vec<&'static [u8]>, hold_policy: bool, exit_port: CPtr, tsc_mhz: u64, start_tsc: u64) -> Monitor {
+    pub fn new(
+        ipc: IpcBuffer,
+        system: System,
+        builder: Builder,
+        spec: SystemSpec,
+        programs: Vec<&'static [u8]>,
+        hold_policy: bool,
+        exit_port: CPtr,
+        tsc_mhz: u64,
+        start_tsc: u64,
+    ) -> Monitor {
         let n = system.pds.len();
         let tombstones = programs.iter().map(|p| crate::elf::Program::parse(p).ok().and_then(|p| p.symbol(layout::TOMBSTONE_SYMBOL))).collect();
         let supervision = Supervision::new(&spec, if hold_policy { Policy::Hold } else { Policy::Restart });
@@ -257,7 +267,10 @@ impl Monitor {
                             crate::exit(self.exit_port, status);
                         }
                         ExitVerdict::Refused => {
-                            println!("rampart: PD `{}` tried to end the system (status {status}) without the rampart:exit_system grant; stopping it", self.name(pd));
+                            println!(
+                                "rampart: PD `{}` tried to end the system (status {status}) without the rampart:exit_system grant; stopping it",
+                                self.name(pd)
+                            );
                             self.stop(pd, Fault { kind: FaultKind::Confinement, code: u64::from(status) });
                         }
                     }
@@ -561,7 +574,12 @@ impl Monitor {
                 );
             }
             abi::FAULT_CAP => {
-                println!("rampart: PD `{}` faulted: capability fault on capability {:#x}, instruction at {:#x}", p.name, mr(abi::CAP_FAULT_ADDR), mr(abi::CAP_FAULT_IP));
+                println!(
+                    "rampart: PD `{}` faulted: capability fault on capability {:#x}, instruction at {:#x}",
+                    p.name,
+                    mr(abi::CAP_FAULT_ADDR),
+                    mr(abi::CAP_FAULT_IP)
+                );
             }
             abi::FAULT_USER_EXCEPTION => {
                 println!(

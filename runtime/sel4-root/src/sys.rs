@@ -116,14 +116,34 @@ pub(crate) fn invoke(ipc: &IpcBuffer, cap: CPtr, label: u64, caps: &[CPtr], args
 /// into slots `offset..offset+count` of the CNode at `node_index`/`node_depth` in `root` (depth
 /// 0: `root` itself).
 #[allow(clippy::too_many_arguments)]
-pub fn untyped_retype(ipc: &IpcBuffer, untyped: CPtr, object_type: u64, size_bits: u64, root: CPtr, node_index: u64, node_depth: u64, offset: u64, count: u64) -> Result<(), Error> {
+pub fn untyped_retype(
+    ipc: &IpcBuffer,
+    untyped: CPtr,
+    object_type: u64,
+    size_bits: u64,
+    root: CPtr,
+    node_index: u64,
+    node_depth: u64,
+    offset: u64,
+    count: u64,
+) -> Result<(), Error> {
     invoke(ipc, untyped, abi::LABEL_UNTYPED_RETYPE, &[root], &[object_type, size_bits, node_index, node_depth, offset, count])
 }
 
 /// `seL4_CNode_Mint`: copy the capability at `src_index` (in the CSpace rooted at `src_root`)
 /// into the empty slot `dest_index` of `service`, with `rights` and capability `data` applied.
 #[allow(clippy::too_many_arguments)]
-pub fn cnode_mint(ipc: &IpcBuffer, service: CPtr, dest_index: u64, dest_depth: u8, src_root: CPtr, src_index: u64, src_depth: u8, rights: u64, data: u64) -> Result<(), Error> {
+pub fn cnode_mint(
+    ipc: &IpcBuffer,
+    service: CPtr,
+    dest_index: u64,
+    dest_depth: u8,
+    src_root: CPtr,
+    src_index: u64,
+    src_depth: u8,
+    rights: u64,
+    data: u64,
+) -> Result<(), Error> {
     invoke(ipc, service, abi::LABEL_CNODE_MINT, &[src_root], &[dest_index, dest_depth.into(), src_index, src_depth.into(), rights, data])
 }
 
@@ -141,13 +161,33 @@ pub fn cnode_revoke(ipc: &IpcBuffer, service: CPtr, index: u64, depth: u8) -> Re
 
 /// `seL4_CNode_Copy`: as `cnode_mint` without capability data.
 #[allow(clippy::too_many_arguments)]
-pub fn cnode_copy(ipc: &IpcBuffer, service: CPtr, dest_index: u64, dest_depth: u8, src_root: CPtr, src_index: u64, src_depth: u8, rights: u64) -> Result<(), Error> {
+pub fn cnode_copy(
+    ipc: &IpcBuffer,
+    service: CPtr,
+    dest_index: u64,
+    dest_depth: u8,
+    src_root: CPtr,
+    src_index: u64,
+    src_depth: u8,
+    rights: u64,
+) -> Result<(), Error> {
     invoke(ipc, service, abi::LABEL_CNODE_COPY, &[src_root], &[dest_index, dest_depth.into(), src_index, src_depth.into(), rights])
 }
 
 /// `seL4_TCB_Configure` (5.0.0 form: priority and MCP in one `seL4_PrioProps` word).
 #[allow(clippy::too_many_arguments)]
-pub fn tcb_configure(ipc: &IpcBuffer, tcb: CPtr, fault_ep: CPtr, prio_props: u64, cspace_root: CPtr, cspace_root_data: u64, vspace_root: CPtr, vspace_root_data: u64, buffer: u64, buffer_frame: CPtr) -> Result<(), Error> {
+pub fn tcb_configure(
+    ipc: &IpcBuffer,
+    tcb: CPtr,
+    fault_ep: CPtr,
+    prio_props: u64,
+    cspace_root: CPtr,
+    cspace_root_data: u64,
+    vspace_root: CPtr,
+    vspace_root_data: u64,
+    buffer: u64,
+    buffer_frame: CPtr,
+) -> Result<(), Error> {
     invoke(ipc, tcb, abi::LABEL_TCB_CONFIGURE, &[cspace_root, vspace_root, buffer_frame], &[fault_ep, prio_props, cspace_root_data, vspace_root_data, buffer])
 }
 

@@ -11,11 +11,11 @@ use super::abi;
 #[path = "arch/x86_64/syscalls.rs"]
 mod stubs;
 // Each program that includes this file uses a different subset.
-#[allow(unused_imports)]
-pub use stubs::{call, debug_halt, debug_put_char, recv, reply, reply_recv, send, send_null, timestamp};
 /// The name the PD runtime uses for [`timestamp`].
 #[allow(unused_imports)]
 pub use stubs::timestamp as rdtsc;
+#[allow(unused_imports)]
+pub use stubs::{call, debug_halt, debug_put_char, recv, reply, reply_recv, send, send_null, timestamp};
 
 #[cfg(not(target_arch = "x86_64"))]
 compile_error!("seL4 system calls exist for x86_64 only (see runtime/sel4-root/src/arch/mod.rs)");

@@ -119,15 +119,8 @@ impl Record {
             3 => Record::Panic { message: text },
             4 => Record::MemoryFault { addr: value, signal: a },
             5 => Record::Violation { message: text },
-            6 => Record::ChildDecision {
-                child: a,
-                decision: Decision::from_code(u64::from(b)).ok_or("unknown decision")?,
-            },
-            7 => Record::ChildFault {
-                child: a,
-                kind: FaultKind::from_code(u64::from(b)).ok_or("unknown fault kind")?,
-                code: value,
-            },
+            6 => Record::ChildDecision { child: a, decision: Decision::from_code(u64::from(b)).ok_or("unknown decision")? },
+            7 => Record::ChildFault { child: a, kind: FaultKind::from_code(u64::from(b)).ok_or("unknown fault kind")?, code: value },
             _ => return Err("unknown record kind"),
         };
         Ok(Some((r, HEADER_BYTES + len)))
@@ -146,27 +139,13 @@ mod tests {
             Record::ExitSystem { status: 3 },
             Record::Panic { message: "boom".into() },
             Record::MemoryFault { addr: 0x400_0000, signal: 11 },
-            Record::ChildDecision {
-                child: 4,
-                decision: Decision::Restart,
-            },
-            Record::ChildDecision {
-                child: 5,
-                decision: Decision::Hold,
-            },
-            Record::ChildFault {
-                child: 1,
-                kind: FaultKind::Confinement,
-                code: 9,
-            },
+            Record::ChildDecision { child: 4, decision: Decision::Restart },
+            Record::ChildDecision { child: 5, decision: Decision::Hold },
+            Record::ChildFault { child: 1, kind: FaultKind::Confinement, code: 9 },
         ] {
             let bytes = r.encode();
             assert_eq!(Record::decode(&bytes), Ok(Some((r, bytes.len()))));
-            assert_eq!(
-                Record::decode(&bytes[..bytes.len() - 1]).map(|o| o.is_some()),
-                Ok(false),
-                "a truncated record needs more bytes"
-            );
+            assert_eq!(Record::decode(&bytes[..bytes.len() - 1]).map(|o| o.is_some()), Ok(false), "a truncated record needs more bytes");
         }
         let bytes = Record::Panic { message: long }.encode();
         assert!(bytes.len() <= MAX_RECORD_BYTES);
@@ -177,6 +156,9 @@ mod tests {
         raw[HEADER_BYTES..].fill(0xff);
         let Ok(Some((Record::Panic { message }, _))) = Record::decode(&raw) else { panic!("not a panic record") };
         assert!(message.len() <= MAX_TEXT_BYTES && message.chars().all(|c| c == '\u{fffd}'));
-        assert_eq!(Record::decode(&Record::Panic { message: message.clone() }.encode()), Ok(Some((Record::Panic { message: message.clone() }, HEADER_BYTES + message.len()))));
+        assert_eq!(
+            Record::decode(&Record::Panic { message: message.clone() }.encode()),
+            Ok(Some((Record::Panic { message: message.clone() }, HEADER_BYTES + message.len())))
+        );
     }
 }

@@ -113,12 +113,7 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
 
 /// The common head: refuse a foreign ABI, then load the system call number.
 fn head() -> std::vec::Vec<sock_filter> {
-    std::vec![
-        stmt(BPF_LD_W_ABS, OFFSET_ARCH),
-        jump(BPF_JEQ_K, AUDIT_ARCH, 1, 0),
-        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
-        stmt(BPF_LD_W_ABS, OFFSET_NR),
-    ]
+    std::vec![stmt(BPF_LD_W_ABS, OFFSET_ARCH), jump(BPF_JEQ_K, AUDIT_ARCH, 1, 0), stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS), stmt(BPF_LD_W_ABS, OFFSET_NR),]
 }
 
 /// `nr` gets `action`.
@@ -252,7 +247,18 @@ mod tests {
     #[test]
     fn start_up_makes_no_process_thread_signal_socket_or_descriptor() {
         let p = startup_filter(FD);
-        for nr in [libc::SYS_clone, libc::SYS_clone3, libc::SYS_kill, libc::SYS_tkill, libc::SYS_tgkill, libc::SYS_socket, libc::SYS_dup, libc::SYS_memfd_create, libc::SYS_ptrace, libc::SYS_mount] {
+        for nr in [
+            libc::SYS_clone,
+            libc::SYS_clone3,
+            libc::SYS_kill,
+            libc::SYS_tkill,
+            libc::SYS_tgkill,
+            libc::SYS_socket,
+            libc::SYS_dup,
+            libc::SYS_memfd_create,
+            libc::SYS_ptrace,
+            libc::SYS_mount,
+        ] {
             assert_eq!(call(&p, nr, [0; 6]), SECCOMP_RET_KILL_PROCESS, "system call {nr}");
         }
         // A seccomp listener would be a new descriptor; a limit may be read, not set.

@@ -393,11 +393,7 @@ pub(crate) fn pp_call(id: u8, m: &Message) -> Message {
     if SERVING.load(Ordering::Relaxed) && !REPLY_SAVED.load(Ordering::Relaxed) {
         // The call below would overwrite the implicit reply capability of the call being served.
         let depth = abi::WORD_BITS;
-        let r = syscalls::call(
-            layout::SLOT_CNODE,
-            message_info(abi::LABEL_CNODE_SAVE_CALLER, 0, 2),
-            [layout::SLOT_SAVED_REPLY, depth, 0, 0],
-        );
+        let r = syscalls::call(layout::SLOT_CNODE, message_info(abi::LABEL_CNODE_SAVE_CALLER, 0, 2), [layout::SLOT_SAVED_REPLY, depth, 0, 0]);
         if r.label() != 0 {
             violation(format_args!("PD `{}` could not save its reply capability: seL4 error {}", i.name(), r.label()));
         }

@@ -26,23 +26,12 @@ use crate::wire::{Certified, Checkpoint, CheckpointCert};
 use super::{placeholder_ui, Out, Reason, Replica};
 
 impl<A: Application + Clone> Replica<A> {
-    pub(super) fn send_checkpoint(
-        &mut self,
-        usig: &mut impl UsigPort,
-        seq: u64,
-        state_digest: Digest,
-        out: &mut Out,
-    ) {
+    pub(super) fn send_checkpoint(&mut self, usig: &mut impl UsigPort, seq: u64, state_digest: Digest, out: &mut Out) {
         debug_assert!(self.my_max_checkpoint.is_none_or(|m| m < seq));
         if !self.log_has_room(true) {
             return self.reject(Reason::LogFull, out);
         }
-        let mut c = Checkpoint {
-            replica: self.config.me,
-            seq,
-            state_digest,
-            ui: placeholder_ui(),
-        };
+        let mut c = Checkpoint { replica: self.config.me, seq, state_digest, ui: placeholder_ui() };
         let Some(ui) = self.certify(usig, &c.digest()) else {
             return self.reject(Reason::UsigUnavailable, out);
         };
@@ -56,12 +45,7 @@ impl<A: Application + Clone> Replica<A> {
         self.on_checkpoint_vote(usig, c, out);
     }
 
-    pub(super) fn on_checkpoint_vote(
-        &mut self,
-        usig: &mut impl UsigPort,
-        c: Checkpoint,
-        out: &mut Out,
-    ) {
+    pub(super) fn on_checkpoint_vote(&mut self, usig: &mut impl UsigPort, c: Checkpoint, out: &mut Out) {
         if c.seq == self.stable.seq && c.state_digest == self.stable.state_digest {
             self.stable_votes.insert(c.replica, c);
             return;
@@ -76,33 +60,17 @@ impl<A: Application + Clone> Replica<A> {
             m.remove(&c.replica);
         }
         self.checkpoint_votes.retain(|_, m| !m.is_empty());
-        self.checkpoint_votes
-            .entry(seq)
-            .or_default()
-            .insert(c.replica, c);
-        let matching: Vec<Checkpoint> = self.checkpoint_votes[&seq]
-            .values()
-            .filter(|v| v.state_digest == digest)
-            .cloned()
-            .collect();
+        self.checkpoint_votes.entry(seq).or_default().insert(c.replica, c);
+        let matching: Vec<Checkpoint> = self.checkpoint_votes[&seq].values().filter(|v| v.state_digest == digest).cloned().collect();
         if matching.len() > self.config.f as usize {
-            let cert = CheckpointCert {
-                seq,
-                state_digest: digest,
-                checkpoints: matching,
-            };
+            let cert = CheckpointCert { seq, state_digest: digest, checkpoints: matching };
             self.adopt_stable(usig, cert, out);
         }
     }
 
     /// A checkpoint certificate we verified (or assembled): make it stable if we have its state,
     /// or fetch the state.
-    pub(super) fn adopt_stable(
-        &mut self,
-        _usig: &mut impl UsigPort,
-        cert: CheckpointCert,
-        out: &mut Out,
-    ) {
+    pub(super) fn adopt_stable(&mut self, _usig: &mut impl UsigPort, cert: CheckpointCert, out: &mut Out) {
         if cert.seq <= self.stable.seq {
             return;
         }
@@ -114,11 +82,7 @@ impl<A: Application + Clone> Replica<A> {
             Some(_) => self.reject(Reason::Divergence, out),
             None if self.executed_seq >= cert.seq => self.reject(Reason::Divergence, out),
             None => {
-                if self
-                    .transfer_target
-                    .as_ref()
-                    .is_none_or(|t| t.seq < cert.seq)
-                {
+                if self.transfer_target.as_ref().is_none_or(|t| t.seq < cert.seq) {
                     self.transfer_target = Some(cert);
                     self.want_state(out);
                 }
@@ -137,11 +101,7 @@ impl<A: Application + Clone> Replica<A> {
             .position(|(m, _)| matches!(m, Certified::Checkpoint(c) if c.seq == seq))
             .expect("we sent a checkpoint for every seq we have a snapshot of");
         self.sent_log.drain(..pos);
-        self.stable_votes = cert
-            .checkpoints
-            .iter()
-            .map(|c| (c.replica, c.clone()))
-            .collect();
+        self.stable_votes = cert.checkpoints.iter().map(|c| (c.replica, c.clone())).collect();
         if let Some(m) = self.checkpoint_votes.get(&seq) {
             for c in m.values().filter(|c| c.state_digest == cert.state_digest) {
                 self.stable_votes.insert(c.replica, c.clone());
@@ -169,22 +129,12 @@ impl<A: Application + Clone> Replica<A> {
         let valid: Vec<Checkpoint> = self
             .stable_votes
             .values()
-            .filter(|c| {
-                if c.replica == self.config.me {
-                    c.ui.epoch == self.my_epoch
-                } else {
-                    self.accepted_epochs[c.replica.0 as usize] == Some(c.ui.epoch)
-                }
-            })
+            .filter(|c| if c.replica == self.config.me { c.ui.epoch == self.my_epoch } else { self.accepted_epochs[c.replica.0 as usize] == Some(c.ui.epoch) })
             .take(self.config.f as usize + 1)
             .cloned()
             .collect();
         if valid.len() > self.config.f as usize {
-            CheckpointCert {
-                seq: self.stable.seq,
-                state_digest: self.stable.state_digest,
-                checkpoints: valid,
-            }
+            CheckpointCert { seq: self.stable.seq, state_digest: self.stable.state_digest, checkpoints: valid }
         } else {
             self.stable.clone()
         }
@@ -199,11 +149,7 @@ impl<A: Application + Clone> Replica<A> {
         }
         let mut seen = BTreeSet::new();
         for c in &cert.checkpoints {
-            if c.seq != cert.seq
-                || c.state_digest != cert.state_digest
-                || c.replica.0 >= self.config.n
-                || c.ui.usig.0 != c.replica.0
-            {
+            if c.seq != cert.seq || c.state_digest != cert.state_digest || c.replica.0 >= self.config.n || c.ui.usig.0 != c.replica.0 {
                 return false;
             }
             if !seen.insert(c.replica) {
@@ -213,11 +159,7 @@ impl<A: Application + Clone> Replica<A> {
             // (its replica restarted since) still proves what that replica said then. The
             // UsigPort must verify such historical UIs (see its docs); live stream messages,
             // by contrast, are only accepted from the current epoch.
-            let accepted = if c.replica == self.config.me {
-                Some(self.my_epoch)
-            } else {
-                self.accepted_epochs[c.replica.0 as usize]
-            };
+            let accepted = if c.replica == self.config.me { Some(self.my_epoch) } else { self.accepted_epochs[c.replica.0 as usize] };
             if accepted.is_none_or(|a| c.ui.epoch > a) {
                 return false;
             }

@@ -69,9 +69,8 @@ use crate::app::Application;
 use crate::auth::{Key, MacKey};
 use crate::usig_port::UsigPort;
 use crate::wire::{
-    Batch, Certified, Checkpoint, CheckpointCert, ClientId, LogEntry, Message, NewView, Prepare,
-    ReplicaId, Reply, ReqViewChange, Request, ViewChange, BATCH_REQUESTS_MAX, LOG_ENTRIES_MAX,
-    REPLICAS_MAX,
+    Batch, Certified, Checkpoint, CheckpointCert, ClientId, LogEntry, Message, NewView, Prepare, ReplicaId, Reply, ReqViewChange, Request, ViewChange,
+    BATCH_REQUESTS_MAX, LOG_ENTRIES_MAX, REPLICAS_MAX,
 };
 
 mod checkpoint;
@@ -399,11 +398,7 @@ struct Stream {
 
 impl Stream {
     fn reset(&mut self, epoch: u64) {
-        *self = Stream {
-            epoch: Some(epoch),
-            next: 1,
-            ..Stream::default()
-        };
+        *self = Stream { epoch: Some(epoch), next: 1, ..Stream::default() };
     }
 }
 
@@ -572,18 +567,10 @@ impl<A: Application + Clone> Replica<A> {
     pub fn new(config: Config, app: A) -> Replica<A> {
         config.check().expect("invalid MinBFT config");
         let n = config.n as usize;
-        let genesis = CheckpointCert {
-            seq: 0,
-            state_digest: config.genesis_digest,
-            checkpoints: Vec::new(),
-        };
+        let genesis = CheckpointCert { seq: 0, state_digest: config.genesis_digest, checkpoints: Vec::new() };
         let stable_snapshot = encode_snapshot(&app, &BTreeMap::new());
         Replica {
-            client_macs: config
-                .client_keys
-                .iter()
-                .map(|(c, k)| (*c, MacKey::new(k)))
-                .collect(),
+            client_macs: config.client_keys.iter().map(|(c, k)| (*c, MacKey::new(k))).collect(),
             app,
             started: false,
             view: 0,
@@ -716,29 +703,17 @@ impl<A: Application + Clone> Replica<A> {
 
     fn check_invariants(&self) {
         debug_assert!(self.stable.seq <= self.executed_seq);
-        debug_assert!(
-            self.checkpoint_votes
-                .values()
-                .map(|m| m.len())
-                .sum::<usize>()
-                <= self.config.n as usize
-        );
+        debug_assert!(self.checkpoint_votes.values().map(|m| m.len()).sum::<usize>() <= self.config.n as usize);
         debug_assert!(self.stable.seq % self.config.checkpoint_period == 0);
         debug_assert!(self.pending.len() <= PENDING_REQUESTS_MAX);
-        debug_assert!(self
-            .streams
-            .iter()
-            .all(|s| s.held.len() <= HELD_PER_PEER_MAX));
+        debug_assert!(self.streams.iter().all(|s| s.held.len() <= HELD_PER_PEER_MAX));
         debug_assert!(self.slots.keys().all(|&q| q > self.executed_seq));
         if self.started {
             // The log anchor: our own Checkpoint for the stable checkpoint comes first.
             debug_assert!(matches!(self.sent_log.first(),
                 Some((Certified::Checkpoint(c), _)) if c.seq == self.stable.seq));
         }
-        debug_assert!(
-            self.sent_log.len() <= LOG_ENTRIES_MAX,
-            "sent log over LOG_ENTRIES_MAX"
-        );
+        debug_assert!(self.sent_log.len() <= LOG_ENTRIES_MAX, "sent log over LOG_ENTRIES_MAX");
     }
 
     // ----- timers --------------------------------------------------------------------------------
@@ -746,24 +721,14 @@ impl<A: Application + Clone> Replica<A> {
     fn on_timer(&mut self, usig: &mut impl UsigPort, kind: TimerKind, out: &mut Out) {
         match kind {
             TimerKind::Status => {
-                out.push(Action::SetTimer {
-                    kind,
-                    duration_ms: self.config.status_interval_ms,
-                });
-                out.push(Action::Broadcast {
-                    message: Message::Status(self.status()),
-                });
+                out.push(Action::SetTimer { kind, duration_ms: self.config.status_interval_ms });
+                out.push(Action::Broadcast { message: Message::Status(self.status()) });
                 // A new period: every peer may be answered again.
                 for b in &mut self.state_reply_budgets {
                     *b = ReplyBudget::default();
                 }
                 if let Mode::ChangingTo(to) = self.mode {
-                    out.push(Action::Broadcast {
-                        message: Message::ReqViewChange(ReqViewChange {
-                            replica: self.config.me,
-                            new_view: to,
-                        }),
-                    });
+                    out.push(Action::Broadcast { message: Message::ReqViewChange(ReqViewChange { replica: self.config.me, new_view: to }) });
                 }
             }
             TimerKind::Request => {
@@ -790,13 +755,7 @@ impl<A: Application + Clone> Replica<A> {
 
     // ----- messages ------------------------------------------------------------------------------
 
-    fn on_message(
-        &mut self,
-        usig: &mut impl UsigPort,
-        from: Peer,
-        message: Message,
-        out: &mut Out,
-    ) {
+    fn on_message(&mut self, usig: &mut impl UsigPort, from: Peer, message: Message, out: &mut Out) {
         if !self.started {
             return;
         }
@@ -859,30 +818,15 @@ impl<A: Application + Clone> Replica<A> {
         self.drain(usig, out);
         self.end_recovery_past_floor();
         for _ in 0..4 {
-            let before = (
-                self.executed_seq,
-                self.next_prepare_seq,
-                self.my_last_counter,
-            );
+            let before = (self.executed_seq, self.next_prepare_seq, self.my_last_counter);
             // Commits held by the barrier or the stability limit.
-            let held: Vec<u64> = self
-                .slots
-                .iter()
-                .filter(|(_, s)| !s.commit_sent)
-                .map(|(&q, _)| q)
-                .collect();
+            let held: Vec<u64> = self.slots.iter().filter(|(_, s)| !s.commit_sent).map(|(&q, _)| q).collect();
             for q in held {
                 self.maybe_send_commit(usig, q, out);
             }
             self.try_execute(usig, out);
             self.try_propose(usig, out);
-            if before
-                == (
-                    self.executed_seq,
-                    self.next_prepare_seq,
-                    self.my_last_counter,
-                )
-            {
+            if before == (self.executed_seq, self.next_prepare_seq, self.my_last_counter) {
                 break;
             }
         }
@@ -890,34 +834,19 @@ impl<A: Application + Clone> Replica<A> {
 }
 
 fn placeholder_ui() -> Ui {
-    Ui {
-        usig: rampart_usig::UsigId(0),
-        epoch: 0,
-        counter: 0,
-        cert: rampart_usig::Certificate::HmacSha256([0; 32]),
-    }
+    Ui { usig: rampart_usig::UsigId(0), epoch: 0, counter: 0, cert: rampart_usig::Certificate::HmacSha256([0; 32]) }
 }
 
 fn encode_replies(replies: &BTreeMap<ClientId, CachedReply>) -> Vec<(ClientId, u64, Vec<u8>)> {
-    replies
-        .iter()
-        .map(|(c, r)| (*c, r.request_id, r.result.clone()))
-        .collect()
+    replies.iter().map(|(c, r)| (*c, r.request_id, r.result.clone())).collect()
 }
 
 /// The checkpointed state digest: application digest and reply cache.
 fn state_digest<A: Application>(app: &A, replies: &BTreeMap<ClientId, CachedReply>) -> Digest {
-    let cache: Vec<(ClientId, u64, &[u8])> = replies
-        .iter()
-        .map(|(c, r)| (*c, r.request_id, r.result.as_slice()))
-        .collect();
+    let cache: Vec<(ClientId, u64, &[u8])> = replies.iter().map(|(c, r)| (*c, r.request_id, r.result.as_slice())).collect();
     crate::wire::hash_of(&(b"rampart-minbft-state", app.digest(), cache))
 }
 
 fn encode_snapshot<A: Application>(app: &A, replies: &BTreeMap<ClientId, CachedReply>) -> Vec<u8> {
-    postcard::to_allocvec(&Snapshot {
-        app: app.snapshot(),
-        replies: encode_replies(replies),
-    })
-    .unwrap_or_default()
+    postcard::to_allocvec(&Snapshot { app: app.snapshot(), replies: encode_replies(replies) }).unwrap_or_default()
 }

@@ -27,9 +27,8 @@ use crate::usig_port::UsigPort;
 use crate::wire::{Certified, ClientId, Commit, Prepare, ReplicaId, Reply, Request};
 
 use super::{
-    boundary, encode_snapshot, placeholder_ui, state_digest, Action, CachedReply, Mode, Out,
-    Reason, Replica, Slot, TimerKind, CHECKPOINTS_AHEAD_MAX, PENDING_REQUESTS_MAX,
-    RECENT_PREPARES_MAX, VIEWS_AHEAD_MAX,
+    boundary, encode_snapshot, placeholder_ui, state_digest, Action, CachedReply, Mode, Out, Reason, Replica, Slot, TimerKind, CHECKPOINTS_AHEAD_MAX,
+    PENDING_REQUESTS_MAX, RECENT_PREPARES_MAX, VIEWS_AHEAD_MAX,
 };
 
 impl<A: Application + Clone> Replica<A> {
@@ -80,10 +79,7 @@ impl<A: Application + Clone> Replica<A> {
     pub(super) fn arm_request_timer(&mut self, out: &mut Out) {
         if !self.request_timer_armed && !self.pending.is_empty() && self.mode == Mode::Normal {
             self.request_timer_armed = true;
-            out.push(Action::SetTimer {
-                kind: TimerKind::Request,
-                duration_ms: self.config.request_timeout_ms,
-            });
+            out.push(Action::SetTimer { kind: TimerKind::Request, duration_ms: self.config.request_timeout_ms });
         }
     }
 
@@ -91,25 +87,12 @@ impl<A: Application + Clone> Replica<A> {
         let Some(key) = self.client_key(client) else {
             return;
         };
-        let mut reply = Reply {
-            replica: self.config.me,
-            view: self.view,
-            client,
-            request_id,
-            result,
-            authenticator: [0; 32],
-        };
+        let mut reply = Reply { replica: self.config.me, view: self.view, client, request_id, result, authenticator: [0; 32] };
         reply.authenticator = auth::reply_tag(key, &reply);
         out.push(Action::ReplyToClient { client, reply });
     }
 
-    pub(super) fn on_prepare(
-        &mut self,
-        usig: &mut impl UsigPort,
-        p: Prepare,
-        digest: Option<Digest>,
-        out: &mut Out,
-    ) {
+    pub(super) fn on_prepare(&mut self, usig: &mut impl UsigPort, p: Prepare, digest: Option<Digest>, out: &mut Out) {
         if p.replica != self.primary_of(p.view) {
             return self.reject(Reason::NotPrimary, out);
         }
@@ -163,15 +146,7 @@ impl<A: Application + Clone> Replica<A> {
             .filter(|(r, (v, d))| *v == view && *d == prepare_digest && *r != primary)
             .map(|(r, _)| r)
             .collect();
-        self.slots.insert(
-            seq,
-            Slot {
-                prepare: p,
-                prepare_digest,
-                commits: early,
-                commit_sent: mine,
-            },
-        );
+        self.slots.insert(seq, Slot { prepare: p, prepare_digest, commits: early, commit_sent: mine });
         if !mine {
             self.maybe_send_commit(usig, seq, out);
         }
@@ -205,9 +180,7 @@ impl<A: Application + Clone> Replica<A> {
 
     pub(super) fn maybe_send_commit(&mut self, usig: &mut impl UsigPort, seq: u64, out: &mut Out) {
         let k = self.config.checkpoint_period;
-        if self.my_max_checkpoint.is_none_or(|m| m < boundary(seq, k))
-            || seq > self.stable.seq + k * CHECKPOINTS_AHEAD_MAX
-        {
+        if self.my_max_checkpoint.is_none_or(|m| m < boundary(seq, k)) || seq > self.stable.seq + k * CHECKPOINTS_AHEAD_MAX {
             return; // the barrier: after our own checkpoint, and not too far past stability
         }
         let Some(slot) = self.slots.get(&seq) else {
@@ -226,22 +199,12 @@ impl<A: Application + Clone> Replica<A> {
         }
     }
 
-    fn send_commit(
-        &mut self,
-        usig: &mut impl UsigPort,
-        p: Prepare,
-        prepare_digest: &Digest,
-        out: &mut Out,
-    ) -> bool {
+    fn send_commit(&mut self, usig: &mut impl UsigPort, p: Prepare, prepare_digest: &Digest, out: &mut Out) -> bool {
         if !self.log_has_room(false) {
             self.reject(Reason::LogFull, out);
             return false;
         }
-        let mut c = Commit {
-            replica: self.config.me,
-            prepare: p,
-            ui: placeholder_ui(),
-        };
+        let mut c = Commit { replica: self.config.me, prepare: p, ui: placeholder_ui() };
         let digest = c.digest_with(prepare_digest);
         match self.certify(usig, &digest) {
             Some(ui) => {
@@ -277,10 +240,7 @@ impl<A: Application + Clone> Replica<A> {
                 return self.reject(Reason::Stale, out);
             }
             let d = self.known_prepare_digest(p).unwrap_or_else(|| p.digest());
-            self.early_commits
-                .entry(p.seq)
-                .or_default()
-                .insert(c.replica, (p.view, d));
+            self.early_commits.entry(p.seq).or_default().insert(c.replica, (p.view, d));
             return;
         };
         if slot.prepare != *p {
@@ -311,18 +271,10 @@ impl<A: Application + Clone> Replica<A> {
         let d = c.prepare.digest();
         // The Prepare must really be the primary's: a faulty backup cannot make one up.
         let primary = self.primary_of(self.view);
-        if c.prepare.replica != primary
-            || c.prepare.ui.usig.0 != primary.0
-            || usig.verify_ui(&d, &c.prepare.ui).is_err()
-        {
+        if c.prepare.replica != primary || c.prepare.ui.usig.0 != primary.0 || usig.verify_ui(&d, &c.prepare.ui).is_err() {
             return self.reject(Reason::BadUi, out);
         }
-        let entry = self
-            .resync_commits
-            .entry(q)
-            .or_default()
-            .entry(d)
-            .or_insert_with(|| (c.prepare.clone(), BTreeSet::new()));
+        let entry = self.resync_commits.entry(q).or_default().entry(d).or_insert_with(|| (c.prepare.clone(), BTreeSet::new()));
         entry.1.insert(c.replica);
         if entry.1.len() < self.config.f as usize {
             return;
@@ -332,15 +284,7 @@ impl<A: Application + Clone> Replica<A> {
         if q <= self.executed_seq {
             return;
         }
-        self.slots.insert(
-            q,
-            Slot {
-                prepare,
-                prepare_digest: d,
-                commits,
-                commit_sent: false,
-            },
-        );
+        self.slots.insert(q, Slot { prepare, prepare_digest: d, commits, commit_sent: false });
         self.maybe_send_commit(usig, q, out);
     }
 
@@ -354,23 +298,15 @@ impl<A: Application + Clone> Replica<A> {
         let mut executed_now: Vec<(ClientId, u64)> = Vec::new();
         loop {
             let q = self.executed_seq + 1;
-            let ready = self.slots.get(&q).is_some_and(|s| {
-                s.prepare.view == self.view
-                    && 1 + s
-                        .commits
-                        .iter()
-                        .filter(|r| **r != s.prepare.replica)
-                        .count()
-                        >= quorum
-            });
+            let ready =
+                self.slots.get(&q).is_some_and(|s| s.prepare.view == self.view && 1 + s.commits.iter().filter(|r| **r != s.prepare.replica).count() >= quorum);
             if !ready {
                 break;
             }
             let slot = self.slots.remove(&q).expect("ready");
             self.early_commits.remove(&q);
             let ui = &slot.prepare.ui;
-            self.recent_prepares
-                .insert(q, (ui.usig.0, ui.epoch, ui.counter, slot.prepare_digest));
+            self.recent_prepares.insert(q, (ui.usig.0, ui.epoch, ui.counter, slot.prepare_digest));
             while self.recent_prepares.len() > RECENT_PREPARES_MAX {
                 self.recent_prepares.pop_first();
             }
@@ -380,29 +316,14 @@ impl<A: Application + Clone> Replica<A> {
                     continue; // executed before: exactly once
                 }
                 let result = self.app.execute(&r.operation);
-                self.replies.insert(
-                    r.client,
-                    CachedReply {
-                        request_id: r.request_id,
-                        result: result.clone(),
-                    },
-                );
+                self.replies.insert(r.client, CachedReply { request_id: r.request_id, result: result.clone() });
                 executed_now.push((r.client, r.request_id));
-                out.push(Action::Executed {
-                    seq: q,
-                    index,
-                    client: r.client,
-                    request_id: r.request_id,
-                });
+                out.push(Action::Executed { seq: q, index, client: r.client, request_id: r.request_id });
                 self.send_reply(r.client, r.request_id, result, out);
             }
             self.executed_seq = q;
             for (client, id) in executed_now.drain(..) {
-                if self
-                    .pending
-                    .get(&client)
-                    .is_some_and(|p| p.request_id <= id)
-                {
+                if self.pending.get(&client).is_some_and(|p| p.request_id <= id) {
                     self.pending.remove(&client);
                 }
             }
@@ -412,12 +333,7 @@ impl<A: Application + Clone> Replica<A> {
                 self.own_checkpoints.insert(q, (digest, snapshot));
                 self.send_checkpoint(usig, q, digest, out);
                 // The barrier opened: commits held for the next range can go.
-                let held: Vec<u64> = self
-                    .slots
-                    .range(q + 1..)
-                    .filter(|(_, s)| !s.commit_sent)
-                    .map(|(&k, _)| k)
-                    .collect();
+                let held: Vec<u64> = self.slots.range(q + 1..).filter(|(_, s)| !s.commit_sent).map(|(&k, _)| k).collect();
                 for s in held {
                     self.maybe_send_commit(usig, s, out);
                 }
@@ -427,9 +343,7 @@ impl<A: Application + Clone> Replica<A> {
         if self.request_timer_armed && self.executed_seq > executed_before {
             self.request_timer_armed = false;
             if self.pending.is_empty() {
-                out.push(Action::CancelTimer {
-                    kind: TimerKind::Request,
-                });
+                out.push(Action::CancelTimer { kind: TimerKind::Request });
             }
         }
         self.arm_request_timer(out);
@@ -437,11 +351,7 @@ impl<A: Application + Clone> Replica<A> {
 
     /// Primary: proposes re-proposals and pending requests within the window.
     pub(super) fn try_propose(&mut self, usig: &mut impl UsigPort, out: &mut Out) {
-        if !self.is_primary()
-            || self.mode != Mode::Normal
-            || self.transfer_target.is_some()
-            || self.fetching
-        {
+        if !self.is_primary() || self.mode != Mode::Normal || self.transfer_target.is_some() || self.fetching {
             return;
         }
         if self.view_leader_epoch != Some(self.my_epoch) {
@@ -482,13 +392,7 @@ impl<A: Application + Clone> Replica<A> {
                 }
                 batch.into()
             };
-            let mut p = Prepare {
-                view: self.view,
-                replica: self.config.me,
-                seq: q,
-                batch,
-                ui: placeholder_ui(),
-            };
+            let mut p = Prepare { view: self.view, replica: self.config.me, seq: q, batch, ui: placeholder_ui() };
             let digest = p.digest();
             let Some(ui) = self.certify(usig, &digest) else {
                 return self.reject(Reason::UsigUnavailable, out);

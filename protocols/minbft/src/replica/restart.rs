@@ -29,22 +29,15 @@ impl<A: Application + Clone> Replica<A> {
         // state, which anchors our log.
         let cp = self.stable.clone();
         let snapshot = self.stable_snapshot.clone();
-        self.own_checkpoints
-            .insert(cp.seq, (cp.state_digest, snapshot));
+        self.own_checkpoints.insert(cp.seq, (cp.state_digest, snapshot));
         self.send_checkpoint(usig, cp.seq, cp.state_digest, out);
         if !recovering && self.view == 0 && self.primary_of(0) == self.config.me {
             self.view_leader_epoch = Some(self.my_epoch);
         }
-        out.push(Action::SetTimer {
-            kind: TimerKind::Status,
-            duration_ms: self.config.status_interval_ms,
-        });
+        out.push(Action::SetTimer { kind: TimerKind::Status, duration_ms: self.config.status_interval_ms });
         if recovering {
             self.fetching = true;
-            self.recovery = Some(Recovery {
-                executed: BTreeMap::new(),
-                floor: None,
-            });
+            self.recovery = Some(Recovery { executed: BTreeMap::new(), floor: None });
             self.want_state(out);
         }
     }
@@ -89,11 +82,7 @@ impl<A: Application + Clone> Replica<A> {
     /// Ends recovery once our stable checkpoint has reached the amnesia floor: our ViewChanges
     /// are complete again.
     pub(super) fn end_recovery_past_floor(&mut self) {
-        if self
-            .recovery
-            .as_ref()
-            .is_some_and(|r| r.floor.is_some_and(|f| self.stable.seq >= f))
-        {
+        if self.recovery.as_ref().is_some_and(|r| r.floor.is_some_and(|f| self.stable.seq >= f)) {
             self.recovery = None;
         }
     }

@@ -22,15 +22,9 @@ use alloc::vec::Vec;
 
 use crate::app::Application;
 use crate::usig_port::UsigPort;
-use crate::wire::{
-    Certified, Checkpoint, CheckpointTransfer, LogEntry, Message, ReplicaId, StateReply,
-    StateRequest, Status, StreamPosition,
-};
+use crate::wire::{Certified, Checkpoint, CheckpointTransfer, LogEntry, Message, ReplicaId, StateReply, StateRequest, Status, StreamPosition};
 
-use super::{
-    state_digest, Action, CachedReply, Mode, Out, Reason, Replica, Snapshot, Stream, TimerKind,
-    RETRANSMIT_BURST_MAX, STATE_REPLIES_PER_PERIOD_MAX,
-};
+use super::{state_digest, Action, CachedReply, Mode, Out, Reason, Replica, Snapshot, Stream, TimerKind, RETRANSMIT_BURST_MAX, STATE_REPLIES_PER_PERIOD_MAX};
 
 impl<A: Application + Clone> Replica<A> {
     pub(super) fn status(&self) -> Status {
@@ -39,11 +33,7 @@ impl<A: Application + Clone> Replica<A> {
             .iter()
             .enumerate()
             .filter(|(i, s)| *i as u32 != self.config.me.0 && s.epoch.is_some())
-            .map(|(i, s)| StreamPosition {
-                replica: ReplicaId(i as u32),
-                epoch: s.epoch.unwrap_or(0),
-                next_counter: s.next,
-            })
+            .map(|(i, s)| StreamPosition { replica: ReplicaId(i as u32), epoch: s.epoch.unwrap_or(0), next_counter: s.next })
             .collect();
         Status {
             replica: self.config.me,
@@ -73,44 +63,25 @@ impl<A: Application + Clone> Replica<A> {
         self.state_timer_armed = true;
         self.state_wanted = false;
         out.push(Action::Broadcast {
-            message: Message::StateRequest(StateRequest {
-                replica: self.config.me,
-                executed_seq: self.executed_seq,
-                view: self.view,
-            }),
+            message: Message::StateRequest(StateRequest { replica: self.config.me, executed_seq: self.executed_seq, view: self.view }),
         });
-        out.push(Action::SetTimer {
-            kind: TimerKind::StateTransfer,
-            duration_ms: self.config.state_transfer_timeout_ms,
-        });
+        out.push(Action::SetTimer { kind: TimerKind::StateTransfer, duration_ms: self.config.state_transfer_timeout_ms });
     }
 
     /// Skips part of peer `j`'s stream: continue at `anchor`, `j`'s first Checkpoint for a seq at
     /// or below our stable checkpoint, as recorded by a replica other than `j` (with at most f
     /// faulty, a faulty `j` cannot pick a later duplicate to hide what it sent in between).
     /// What we skip is about sequence numbers our state already covers (the barrier).
-    pub(super) fn jump_to_anchor(
-        &mut self,
-        usig: &mut impl UsigPort,
-        anchor: &Checkpoint,
-        out: &mut Out,
-    ) {
+    pub(super) fn jump_to_anchor(&mut self, usig: &mut impl UsigPort, anchor: &Checkpoint, out: &mut Out) {
         let j = anchor.replica;
         if j.0 >= self.config.n || j == self.config.me || anchor.ui.usig.0 != j.0 {
             return;
         }
         let s = &self.streams[j.0 as usize];
-        if s.epoch != Some(anchor.ui.epoch)
-            || s.next >= anchor.ui.counter
-            || anchor.seq > self.stable.seq
-            || anchor.seq % self.config.checkpoint_period != 0
-        {
+        if s.epoch != Some(anchor.ui.epoch) || s.next >= anchor.ui.counter || anchor.seq > self.stable.seq || anchor.seq % self.config.checkpoint_period != 0 {
             return;
         }
-        if s.anchors
-            .get(&anchor.seq)
-            .is_some_and(|c| c.ui.counter != anchor.ui.counter)
-        {
+        if s.anchors.get(&anchor.seq).is_some_and(|c| c.ui.counter != anchor.ui.counter) {
             return self.reject(Reason::BadCheckpoint, out);
         }
         if usig.verify_ui(&anchor.digest(), &anchor.ui).is_err() {
@@ -126,10 +97,7 @@ impl<A: Application + Clone> Replica<A> {
         if j == self.primary_of(self.view) {
             // We no longer know which Prepare of this view the primary's stream had reached,
             // unless we will still read this view's NewView from it.
-            let nv_ahead = self
-                .new_view
-                .as_ref()
-                .is_some_and(|nv| nv.ui.epoch == anchor.ui.epoch && nv.ui.counter >= target);
+            let nv_ahead = self.new_view.as_ref().is_some_and(|nv| nv.ui.epoch == anchor.ui.epoch && nv.ui.counter >= target);
             if !nv_ahead {
                 self.primary_resync = true;
             }
@@ -140,10 +108,7 @@ impl<A: Application + Clone> Replica<A> {
     pub(super) fn on_status(&mut self, j: ReplicaId, s: Status, out: &mut Out) {
         // Retransmit what j lacks of our stream.
         if let Some(pos) = s.streams.iter().find(|p| p.replica == self.config.me) {
-            let first = self
-                .sent_log
-                .first()
-                .map_or(u64::MAX, |(m, _)| m.ui().counter);
+            let first = self.sent_log.first().map_or(u64::MAX, |(m, _)| m.ui().counter);
             let position = Some((pos.epoch, pos.next_counter));
             // The same position as in j's previous Status: j is stuck, not just a message
             // behind (under load a Status often races with the messages it asks for).
@@ -152,47 +117,26 @@ impl<A: Application + Clone> Replica<A> {
             if pos.epoch == self.my_epoch && pos.next_counter < first {
                 // What j lacks is below our stable checkpoint: it needs state, then our log.
                 if stuck {
-                    let r = StateRequest {
-                        replica: j,
-                        executed_seq: s.executed_seq,
-                        view: s.view,
-                    };
+                    let r = StateRequest { replica: j, executed_seq: s.executed_seq, view: s.view };
                     self.on_state_request(j, r, out);
                 }
             } else if pos.epoch == self.my_epoch && pos.next_counter <= self.my_last_counter {
                 let from = pos.next_counter;
-                for m in self
-                    .sent_log
-                    .iter()
-                    .map(|(m, _)| m)
-                    .filter(|m| m.ui().counter >= from)
-                    .take(RETRANSMIT_BURST_MAX)
-                {
-                    out.push(Action::Send {
-                        to: j,
-                        message: m.clone().into_message(),
-                    });
+                for m in self.sent_log.iter().map(|(m, _)| m).filter(|m| m.ui().counter >= from).take(RETRANSMIT_BURST_MAX) {
+                    out.push(Action::Send { to: j, message: m.clone().into_message() });
                 }
             }
         }
         // j is past our execution, or in a later view: fetch (the reply is verified, not j's word).
         // At most one such request per StateTransfer period (a Status is a hint any peer can
         // send at any rate).
-        let lagging =
-            s.stable_seq > self.executed_seq || (s.view > self.view && s.changing_to.is_none());
+        let lagging = s.stable_seq > self.executed_seq || (s.view > self.view && s.changing_to.is_none());
         if lagging && !self.is_fetching_state() && !self.state_timer_armed {
             self.state_timer_armed = true;
-            out.push(Action::SetTimer {
-                kind: TimerKind::StateTransfer,
-                duration_ms: self.config.state_transfer_timeout_ms,
-            });
+            out.push(Action::SetTimer { kind: TimerKind::StateTransfer, duration_ms: self.config.state_transfer_timeout_ms });
             out.push(Action::Send {
                 to: j,
-                message: Message::StateRequest(StateRequest {
-                    replica: self.config.me,
-                    executed_seq: self.executed_seq,
-                    view: self.view,
-                }),
+                message: Message::StateRequest(StateRequest { replica: self.config.me, executed_seq: self.executed_seq, view: self.view }),
             });
         }
     }
@@ -207,15 +151,9 @@ impl<A: Application + Clone> Replica<A> {
         }
         budget.sent += 1;
         budget.last = Some(key);
-        let checkpoint = (self.stable.seq > r.executed_seq).then(|| CheckpointTransfer {
-            cert: self.current_stable_cert(),
-            snapshot: self.stable_snapshot.clone(),
-        });
-        let new_view = if self.view > r.view && self.mode == Mode::Normal {
-            self.new_view.clone()
-        } else {
-            None
-        };
+        let checkpoint =
+            (self.stable.seq > r.executed_seq).then(|| CheckpointTransfer { cert: self.current_stable_cert(), snapshot: self.stable_snapshot.clone() });
+        let new_view = if self.view > r.view && self.mode == Mode::Normal { self.new_view.clone() } else { None };
         let log = self.log_entries();
         out.push(Action::Send {
             to: j,
@@ -225,22 +163,12 @@ impl<A: Application + Clone> Replica<A> {
                 checkpoint,
                 new_view,
                 log,
-                anchors: self
-                    .streams
-                    .iter()
-                    .flat_map(|s| s.anchors.values().cloned())
-                    .collect(),
+                anchors: self.streams.iter().flat_map(|s| s.anchors.values().cloned()).collect(),
             }),
         });
     }
 
-    pub(super) fn on_state_reply(
-        &mut self,
-        usig: &mut impl UsigPort,
-        j: ReplicaId,
-        r: StateReply,
-        out: &mut Out,
-    ) {
+    pub(super) fn on_state_reply(&mut self, usig: &mut impl UsigPort, j: ReplicaId, r: StateReply, out: &mut Out) {
         self.note_executed_report(j, r.executed_seq);
         if let Some(t) = r.checkpoint {
             if t.cert.seq > self.executed_seq {
@@ -256,8 +184,7 @@ impl<A: Application + Clone> Replica<A> {
             if nv.new_view > self.view {
                 let p = nv.replica;
                 let p_view = nv.new_view;
-                let epoch_ok =
-                    p == self.config.me || self.accepted_epochs[p.0 as usize] == Some(nv.ui.epoch);
+                let epoch_ok = p == self.config.me || self.accepted_epochs[p.0 as usize] == Some(nv.ui.epoch);
                 if !epoch_ok || usig.verify_ui(&nv.digest(), &nv.ui).is_err() {
                     self.reject(Reason::BadNewView, out);
                 } else {
@@ -279,10 +206,7 @@ impl<A: Application + Clone> Replica<A> {
             let better = |s: &Stream| s.epoch == Some(c.ui.epoch) && s.next < c.ui.counter;
             if c.replica != j && c.replica.0 < self.config.n && c.replica != self.config.me {
                 // The highest anchor we can use for that peer.
-                let usable = c.seq <= self.stable.seq
-                    && !r.anchors.iter().any(|d| {
-                        d.replica == c.replica && d.seq > c.seq && d.seq <= self.stable.seq
-                    });
+                let usable = c.seq <= self.stable.seq && !r.anchors.iter().any(|d| d.replica == c.replica && d.seq > c.seq && d.seq <= self.stable.seq);
                 if usable && better(&self.streams[c.replica.0 as usize]) {
                     self.jump_to_anchor(usig, c, out);
                 }
@@ -320,28 +244,14 @@ impl<A: Application + Clone> Replica<A> {
     }
 
     /// Replaces our state by a verified snapshot at `t.cert`.
-    fn restore(
-        &mut self,
-        usig: &mut impl UsigPort,
-        t: CheckpointTransfer,
-        out: &mut Out,
-    ) -> Result<(), Reason> {
+    fn restore(&mut self, usig: &mut impl UsigPort, t: CheckpointTransfer, out: &mut Out) -> Result<(), Reason> {
         let snap: Snapshot = match postcard::take_from_bytes::<Snapshot>(&t.snapshot) {
             Ok((s, [])) => s,
             _ => return Err(Reason::BadSnapshot),
         };
         let mut replies = BTreeMap::new();
         for (c, id, result) in snap.replies {
-            if replies
-                .insert(
-                    c,
-                    CachedReply {
-                        request_id: id,
-                        result,
-                    },
-                )
-                .is_some()
-            {
+            if replies.insert(c, CachedReply { request_id: id, result }).is_some() {
                 return Err(Reason::BadSnapshot);
             }
         }
@@ -357,15 +267,9 @@ impl<A: Application + Clone> Replica<A> {
         self.slots.retain(|&q, _| q > seq);
         self.early_commits.retain(|&q, _| q > seq);
         let r = &self.replies;
-        self.pending
-            .retain(|c, p| r.get(c).is_none_or(|c| p.request_id > c.request_id));
+        self.pending.retain(|c, p| r.get(c).is_none_or(|c| p.request_id > c.request_id));
         self.own_checkpoints.clear();
-        self.stable_votes = t
-            .cert
-            .checkpoints
-            .iter()
-            .map(|c| (c.replica, c.clone()))
-            .collect();
+        self.stable_votes = t.cert.checkpoints.iter().map(|c| (c.replica, c.clone())).collect();
         self.stable = t.cert;
         self.stable_snapshot = t.snapshot;
         self.checkpoint_votes.retain(|&s, _| s > seq);

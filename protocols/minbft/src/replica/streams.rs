@@ -26,13 +26,7 @@ use super::{boundary, Action, Out, Reason, Replica, CHECKPOINTS_AHEAD_MAX, HELD_
 impl<A: Application + Clone> Replica<A> {
     /// Verifies a certified message from peer `j` and processes it in `j`'s counter order
     /// (holding it back if earlier ones are missing).
-    pub(super) fn offer(
-        &mut self,
-        usig: &mut impl UsigPort,
-        j: ReplicaId,
-        msg: Certified,
-        out: &mut Out,
-    ) {
+    pub(super) fn offer(&mut self, usig: &mut impl UsigPort, j: ReplicaId, msg: Certified, out: &mut Out) {
         let ui = msg.ui();
         if ui.usig.0 != j.0 || msg.replica() != j {
             return self.reject(Reason::WrongSender, out);
@@ -54,10 +48,7 @@ impl<A: Application + Clone> Replica<A> {
                 let p = &c.prepare;
                 let d = self.known_prepare_digest(p).unwrap_or_else(|| p.digest());
                 let primary = p.replica;
-                if primary.0 < self.config.n
-                    && primary != self.config.me
-                    && self.is_new(primary, &p.ui)
-                {
+                if primary.0 < self.config.n && primary != self.config.me && self.is_new(primary, &p.ui) {
                     self.offer(usig, primary, Certified::Prepare(p.clone()), out);
                 }
                 c.digest_with(&d)
@@ -71,10 +62,7 @@ impl<A: Application + Clone> Replica<A> {
         match &msg {
             Certified::NewView(nv) => {
                 for vc in nv.view_changes.clone() {
-                    if vc.replica != self.config.me
-                        && vc.replica.0 < self.config.n
-                        && self.is_new(vc.replica, &vc.ui)
-                    {
+                    if vc.replica != self.config.me && vc.replica.0 < self.config.n && self.is_new(vc.replica, &vc.ui) {
                         self.offer(usig, vc.replica, Certified::ViewChange(vc), out);
                     }
                 }
@@ -114,13 +102,7 @@ impl<A: Application + Clone> Replica<A> {
 
     /// Offers the full entries of `j`'s log that we have not processed yet (filling gaps; a
     /// jump over what we lack is [`Replica::jump_to_anchor`]'s, on a third replica's word).
-    pub(super) fn fill_from_log(
-        &mut self,
-        usig: &mut impl UsigPort,
-        j: ReplicaId,
-        log: &[LogEntry],
-        out: &mut Out,
-    ) {
+    pub(super) fn fill_from_log(&mut self, usig: &mut impl UsigPort, j: ReplicaId, log: &[LogEntry], out: &mut Out) {
         for e in log {
             if !self.is_new(j, e.ui()) {
                 continue;
@@ -178,14 +160,7 @@ impl<A: Application + Clone> Replica<A> {
     }
 
     /// One certified message from `j`, in `j`'s counter order, UI verified.
-    fn process(
-        &mut self,
-        usig: &mut impl UsigPort,
-        j: ReplicaId,
-        msg: Certified,
-        digest: Digest,
-        out: &mut Out,
-    ) {
+    fn process(&mut self, usig: &mut impl UsigPort, j: ReplicaId, msg: Certified, digest: Digest, out: &mut Out) {
         let ji = j.0 as usize;
         let counter = msg.ui().counter;
         if self.streams[ji].faulty {
@@ -199,11 +174,7 @@ impl<A: Application + Clone> Replica<A> {
             _ => None,
         };
         if let Some(q) = seq_about {
-            if q == 0
-                || self.streams[ji]
-                    .max_checkpoint
-                    .is_none_or(|m| m < boundary(q, k))
-            {
+            if q == 0 || self.streams[ji].max_checkpoint.is_none_or(|m| m < boundary(q, k)) {
                 return self.reject(Reason::BarrierViolation, out);
             }
         }
@@ -248,10 +219,7 @@ impl<A: Application + Clone> Replica<A> {
 
     /// Our log since our anchor, as log entries.
     pub(super) fn log_entries(&self) -> Vec<LogEntry> {
-        self.sent_log
-            .iter()
-            .map(|(m, stub)| stub.clone().unwrap_or_else(|| m.to_log_entry()))
-            .collect()
+        self.sent_log.iter().map(|(m, stub)| stub.clone().unwrap_or_else(|| m.to_log_entry())).collect()
     }
 
     /// Records a certified message we created and broadcasts it.
@@ -261,8 +229,6 @@ impl<A: Application + Clone> Replica<A> {
             _ => None,
         };
         self.sent_log.push((m.clone(), entry));
-        out.push(Action::Broadcast {
-            message: m.into_message(),
-        });
+        out.push(Action::Broadcast { message: m.into_message() });
     }
 }

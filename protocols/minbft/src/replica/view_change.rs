@@ -21,41 +21,19 @@ use alloc::vec::Vec;
 
 use crate::app::Application;
 use crate::usig_port::UsigPort;
-use crate::wire::{
-    Batch, Certified, CheckpointCert, LogEntry, Message, NewView, ReplicaId, ReqViewChange,
-    ViewChange,
-};
+use crate::wire::{Batch, Certified, CheckpointCert, LogEntry, Message, NewView, ReplicaId, ReqViewChange, ViewChange};
 
-use super::{
-    placeholder_ui, Action, Mode, Out, Reason, Replica, TimerKind, CHECKPOINTS_AHEAD_MAX,
-    VIEWS_AHEAD_MAX, VIEW_CHANGE_BACKOFF_MAX,
-};
+use super::{placeholder_ui, Action, Mode, Out, Reason, Replica, TimerKind, CHECKPOINTS_AHEAD_MAX, VIEWS_AHEAD_MAX, VIEW_CHANGE_BACKOFF_MAX};
 
 impl<A: Application + Clone> Replica<A> {
     /// This replica asks for `new_view` (timeout): broadcast and count its own vote.
-    pub(super) fn ask_view_change(
-        &mut self,
-        usig: &mut impl UsigPort,
-        new_view: u64,
-        out: &mut Out,
-    ) {
-        out.push(Action::Broadcast {
-            message: Message::ReqViewChange(ReqViewChange {
-                replica: self.config.me,
-                new_view,
-            }),
-        });
+    pub(super) fn ask_view_change(&mut self, usig: &mut impl UsigPort, new_view: u64, out: &mut Out) {
+        out.push(Action::Broadcast { message: Message::ReqViewChange(ReqViewChange { replica: self.config.me, new_view }) });
         let me = self.config.me;
         self.vote_view_change(usig, me, new_view, out);
     }
 
-    pub(super) fn vote_view_change(
-        &mut self,
-        usig: &mut impl UsigPort,
-        from: ReplicaId,
-        new_view: u64,
-        out: &mut Out,
-    ) {
+    pub(super) fn vote_view_change(&mut self, usig: &mut impl UsigPort, from: ReplicaId, new_view: u64, out: &mut Out) {
         if new_view <= self.view || new_view > self.view + VIEWS_AHEAD_MAX {
             return self.reject(Reason::Stale, out);
         }
@@ -76,9 +54,7 @@ impl<A: Application + Clone> Replica<A> {
         self.mode = Mode::ChangingTo(new_view);
         if self.request_timer_armed {
             self.request_timer_armed = false;
-            out.push(Action::CancelTimer {
-                kind: TimerKind::Request,
-            });
+            out.push(Action::CancelTimer { kind: TimerKind::Request });
         }
         let backoff = (new_view - self.view).min(VIEW_CHANGE_BACKOFF_MAX);
         let backoff = 1u64 << (backoff - 1).min(6);
@@ -87,38 +63,21 @@ impl<A: Application + Clone> Replica<A> {
             // a long time without a checkpoint): we keep asking (ReqViewChange) without
             // certifying more.
             // Our log may be missing what we said before our restart: wait for the NewView.
-            out.push(Action::SetTimer {
-                kind: TimerKind::ViewChange,
-                duration_ms: self.config.view_change_timeout_ms * backoff,
-            });
+            out.push(Action::SetTimer { kind: TimerKind::ViewChange, duration_ms: self.config.view_change_timeout_ms * backoff });
             return;
         }
         let log = self.log_entries();
-        let mut vc = ViewChange {
-            replica: self.config.me,
-            new_view,
-            checkpoint: self.current_stable_cert(),
-            log,
-            ui: placeholder_ui(),
-        };
+        let mut vc = ViewChange { replica: self.config.me, new_view, checkpoint: self.current_stable_cert(), log, ui: placeholder_ui() };
         let Some(ui) = self.certify(usig, &vc.digest()) else {
             return self.reject(Reason::UsigUnavailable, out);
         };
         vc.ui = ui;
         self.emit(Certified::ViewChange(vc.clone()), out);
-        out.push(Action::SetTimer {
-            kind: TimerKind::ViewChange,
-            duration_ms: self.config.view_change_timeout_ms * backoff,
-        });
+        out.push(Action::SetTimer { kind: TimerKind::ViewChange, duration_ms: self.config.view_change_timeout_ms * backoff });
         self.record_view_change(usig, vc, out);
     }
 
-    pub(super) fn on_view_change(
-        &mut self,
-        usig: &mut impl UsigPort,
-        vc: ViewChange,
-        out: &mut Out,
-    ) {
+    pub(super) fn on_view_change(&mut self, usig: &mut impl UsigPort, vc: ViewChange, out: &mut Out) {
         if vc.new_view <= self.view || vc.new_view > self.view + VIEWS_AHEAD_MAX {
             return self.reject(Reason::Stale, out);
         }
@@ -132,10 +91,7 @@ impl<A: Application + Clone> Replica<A> {
 
     fn record_view_change(&mut self, usig: &mut impl UsigPort, vc: ViewChange, out: &mut Out) {
         let w = vc.new_view;
-        self.view_changes
-            .entry(w)
-            .or_default()
-            .insert(vc.replica, vc);
+        self.view_changes.entry(w).or_default().insert(vc.replica, vc);
         self.try_send_new_view(usig, w, out);
     }
 
@@ -147,26 +103,13 @@ impl<A: Application + Clone> Replica<A> {
         let Some(vcs) = self.view_changes.get(&w) else {
             return;
         };
-        if vcs.len() <= self.config.f as usize
-            || !vcs.contains_key(&self.config.me)
-            || !self.log_has_room(false)
-        {
+        if vcs.len() <= self.config.f as usize || !vcs.contains_key(&self.config.me) || !self.log_has_room(false) {
             return;
         }
         // Ours first, then the lowest ids: deterministic.
         let mut chosen: Vec<ViewChange> = alloc::vec![vcs[&self.config.me].clone()];
-        chosen.extend(
-            vcs.values()
-                .filter(|v| v.replica != self.config.me)
-                .take(self.config.f as usize)
-                .cloned(),
-        );
-        let mut nv = NewView {
-            replica: self.config.me,
-            new_view: w,
-            view_changes: chosen,
-            ui: placeholder_ui(),
-        };
+        chosen.extend(vcs.values().filter(|v| v.replica != self.config.me).take(self.config.f as usize).cloned());
+        let mut nv = NewView { replica: self.config.me, new_view: w, view_changes: chosen, ui: placeholder_ui() };
         let Some(ui) = self.certify(usig, &nv.digest()) else {
             return self.reject(Reason::UsigUnavailable, out);
         };
@@ -219,10 +162,7 @@ impl<A: Application + Clone> Replica<A> {
             if let LogEntry::Commit(c) = e {
                 // The Prepare a Commit vouches for must be the primary's own.
                 let p = &c.prepare;
-                if p.replica != self.primary_of(p.view)
-                    || p.ui.usig.0 != p.replica.0
-                    || usig.verify_ui(&p.digest(), &p.ui).is_err()
-                {
+                if p.replica != self.primary_of(p.view) || p.ui.usig.0 != p.replica.0 || usig.verify_ui(&p.digest(), &p.ui).is_err() {
                     return Err(Reason::BadViewChange);
                 }
             }
@@ -269,12 +209,7 @@ impl<A: Application + Clone> Replica<A> {
         if senders.len() <= self.config.f as usize {
             return None;
         }
-        let cert = nv
-            .view_changes
-            .iter()
-            .map(|v| &v.checkpoint)
-            .max_by_key(|c| c.seq)?
-            .clone();
+        let cert = nv.view_changes.iter().map(|v| &v.checkpoint).max_by_key(|c| c.seq)?.clone();
         // seq -> best candidate. The highest view wins. Within a view: a batch some backup
         // committed (a correct backup commits only the Prepare correct replicas accepted; if a
         // backup is faulty the primary is correct and has one Prepare per seq), else the
@@ -292,11 +227,7 @@ impl<A: Application + Clone> Replica<A> {
                 if p.seq <= cert.seq || p.view >= nv.new_view {
                     continue;
                 }
-                let key: Key = (
-                    p.view,
-                    committed,
-                    core::cmp::Reverse((p.ui.epoch, p.ui.counter)),
-                );
+                let key: Key = (p.view, committed, core::cmp::Reverse((p.ui.epoch, p.ui.counter)));
                 if best.get(&p.seq).is_none_or(|b| b.0 < key) {
                     best.insert(p.seq, (key, &p.batch));
                 }
@@ -306,19 +237,11 @@ impl<A: Application + Clone> Replica<A> {
         if top - cert.seq > self.config.checkpoint_period * (CHECKPOINTS_AHEAD_MAX + 1) {
             return None;
         }
-        let reproposals = (cert.seq + 1..=top)
-            .map(|q| (q, best.get(&q).map(|b| b.1.clone()).unwrap_or_default()))
-            .collect();
+        let reproposals = (cert.seq + 1..=top).map(|q| (q, best.get(&q).map(|b| b.1.clone()).unwrap_or_default())).collect();
         Some(NewViewPlan { cert, reproposals })
     }
 
-    fn enter_view(
-        &mut self,
-        usig: &mut impl UsigPort,
-        nv: NewView,
-        plan: NewViewPlan,
-        out: &mut Out,
-    ) {
+    fn enter_view(&mut self, usig: &mut impl UsigPort, nv: NewView, plan: NewViewPlan, out: &mut Out) {
         let w = nv.new_view;
         let nv_epoch = nv.ui.epoch;
         self.view = w;
@@ -338,17 +261,11 @@ impl<A: Application + Clone> Replica<A> {
         self.premature.retain(|&(_, v)| v > w);
         self.view_change_votes.retain(|&v, _| v > w);
         self.view_changes.retain(|&v, _| v > w);
-        out.push(Action::CancelTimer {
-            kind: TimerKind::ViewChange,
-        });
+        out.push(Action::CancelTimer { kind: TimerKind::ViewChange });
         out.push(Action::ViewEntered { view: w });
         if self.executed_seq < plan.cert.seq {
             // Verified inside check_new_view.
-            if self
-                .transfer_target
-                .as_ref()
-                .is_none_or(|t| t.seq < plan.cert.seq)
-            {
+            if self.transfer_target.as_ref().is_none_or(|t| t.seq < plan.cert.seq) {
                 self.transfer_target = Some(plan.cert);
                 self.want_state(out);
             }

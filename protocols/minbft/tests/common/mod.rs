@@ -110,16 +110,8 @@ pub struct ClientNode {
 }
 
 enum EventKind {
-    Deliver {
-        from: Node,
-        to: Node,
-        bytes: Vec<u8>,
-    },
-    Timer {
-        node: Node,
-        kind: Option<TimerKind>,
-        generation: u64,
-    },
+    Deliver { from: Node, to: Node, bytes: Vec<u8> },
+    Timer { node: Node, kind: Option<TimerKind>, generation: u64 },
 }
 
 pub const MASTER: Key = [7; 32];
@@ -153,9 +145,7 @@ pub struct Sim {
 
 pub fn replica_config(n: u32, me: u32, cfg: &SimConfig, clients: u64) -> Config {
     let f = (n - 1) / 2;
-    let client_keys = (0..clients)
-        .map(|c| (ClientId(c), derive_key(&MASTER, ClientId(c), ReplicaId(me))))
-        .collect();
+    let client_keys = (0..clients).map(|c| (ClientId(c), derive_key(&MASTER, ClientId(c), ReplicaId(me)))).collect();
     Config {
         n,
         f,
@@ -177,9 +167,7 @@ pub fn client_config(n: u32, c: u64) -> ClientConfig {
         id: ClientId(c),
         n,
         f: (n - 1) / 2,
-        keys: (0..n)
-            .map(|r| derive_key(&MASTER, ClientId(c), ReplicaId(r)))
-            .collect(),
+        keys: (0..n).map(|r| derive_key(&MASTER, ClientId(c), ReplicaId(r))).collect(),
         retransmit_timeout_ms: 300,
         first_request_id: 1,
     }
@@ -199,9 +187,7 @@ impl Sim {
         let clients = (0..cfg.clients)
             .map(|c| ClientNode {
                 client: Client::new(client_config(cfg.n, c)),
-                ops: (0..cfg.ops_per_client)
-                    .map(|i| workload(&mut rng, c, i))
-                    .collect(),
+                ops: (0..cfg.ops_per_client).map(|i| workload(&mut rng, c, i)).collect(),
                 sent: BTreeMap::new(),
                 done: BTreeMap::new(),
             })
@@ -227,13 +213,7 @@ impl Sim {
         };
         for i in 0..sim.cfg.n {
             for j in 0..sim.cfg.n {
-                sim.replica_input(
-                    i,
-                    Input::EpochAccepted {
-                        replica: ReplicaId(j),
-                        epoch: 1,
-                    },
-                );
+                sim.replica_input(i, Input::EpochAccepted { replica: ReplicaId(j), epoch: 1 });
             }
             sim.replica_input(i, Input::Start { recovering: false });
         }
@@ -267,21 +247,10 @@ impl Sim {
         if faults && self.rng.chance(self.cfg.drop_percent) {
             return;
         }
-        let copies = if faults && self.rng.chance(self.cfg.duplicate_percent) {
-            2
-        } else {
-            1
-        };
+        let copies = if faults && self.rng.chance(self.cfg.duplicate_percent) { 2 } else { 1 };
         for _ in 0..copies {
             let delay = 1 + self.rng.below(self.cfg.delay_ms_max.max(1));
-            self.schedule(
-                self.now_ms + delay,
-                EventKind::Deliver {
-                    from,
-                    to,
-                    bytes: bytes.clone(),
-                },
-            );
+            self.schedule(self.now_ms + delay, EventKind::Deliver { from, to, bytes: bytes.clone() });
         }
     }
 
@@ -309,10 +278,7 @@ impl Sim {
                             }
                             q.batch = batch.into();
                             use rampart_minbft::UsigPort;
-                            q.ui = self.replicas[b as usize]
-                                .usig
-                                .create_ui(&q.digest())
-                                .expect("usig");
+                            q.ui = self.replicas[b as usize].usig.create_ui(&q.digest()).expect("usig");
                             self.equivocations += 1;
                             let bytes = wire::encode(&Message::Prepare(q)).expect("encodable");
                             self.send_bytes(from, to, bytes);
@@ -354,14 +320,7 @@ impl Sim {
         let g = self.timer_generations.entry((node, kind)).or_insert(0);
         *g += 1;
         let generation = *g;
-        self.schedule(
-            self.now_ms + duration_ms,
-            EventKind::Timer {
-                node,
-                kind,
-                generation,
-            },
-        );
+        self.schedule(self.now_ms + duration_ms, EventKind::Timer { node, kind, generation });
     }
 
     fn cancel_timer(&mut self, node: Node, kind: Option<TimerKind>) {
@@ -385,24 +344,12 @@ impl Sim {
                 Action::Broadcast { message } => {
                     if std::env::var_os("TRACE_SEND").is_some() {
                         let kind = match &message {
-                            Message::Prepare(p) => format!(
-                                "Prepare v{} s{} n{} c{}",
-                                p.view,
-                                p.seq,
-                                p.batch.len(),
-                                p.ui.counter
-                            ),
-                            Message::Commit(c) => format!(
-                                "Commit v{} s{} c{}",
-                                c.prepare.view, c.prepare.seq, c.ui.counter
-                            ),
+                            Message::Prepare(p) => format!("Prepare v{} s{} n{} c{}", p.view, p.seq, p.batch.len(), p.ui.counter),
+                            Message::Commit(c) => format!("Commit v{} s{} c{}", c.prepare.view, c.prepare.seq, c.ui.counter),
                             Message::Checkpoint(c) => {
                                 format!("Checkpoint s{} c{}", c.seq, c.ui.counter)
                             }
-                            Message::ViewChange(v) => format!(
-                                "ViewChange v{} cert{} c{}",
-                                v.new_view, v.checkpoint.seq, v.ui.counter
-                            ),
+                            Message::ViewChange(v) => format!("ViewChange v{} cert{} c{}", v.new_view, v.checkpoint.seq, v.ui.counter),
                             Message::NewView(v) => {
                                 format!("NewView v{} c{}", v.new_view, v.ui.counter)
                             }
@@ -420,43 +367,22 @@ impl Sim {
                         }
                     }
                 }
-                Action::ReplyToClient { client, reply } => {
-                    self.send(from, Node::Client(client.0), &Message::Reply(reply))
-                }
-                Action::SetTimer { kind, duration_ms } => {
-                    self.set_timer(from, Some(kind), duration_ms)
-                }
+                Action::ReplyToClient { client, reply } => self.send(from, Node::Client(client.0), &Message::Reply(reply)),
+                Action::SetTimer { kind, duration_ms } => self.set_timer(from, Some(kind), duration_ms),
                 Action::CancelTimer { kind } => self.cancel_timer(from, Some(kind)),
-                Action::Executed {
-                    seq,
-                    index,
-                    client,
-                    request_id,
-                } => {
+                Action::Executed { seq, index, client, request_id } => {
                     let e = self.executed[i as usize].entry(seq).or_default();
-                    assert!(
-                        !e.iter().any(|x| x.0 == index),
-                        "replica {i} executed seq {seq} index {index} twice"
-                    );
+                    assert!(!e.iter().any(|x| x.0 == index), "replica {i} executed seq {seq} index {index} twice");
                     e.push((index, client, request_id));
-                    trace(|| {
-                        format!(
-                            "{} r{i} exec seq {seq} [{index}] c{} #{request_id}",
-                            self.now_ms, client.0
-                        )
-                    });
+                    trace(|| format!("{} r{i} exec seq {seq} [{index}] c{} #{request_id}", self.now_ms, client.0));
                 }
                 Action::StateRestored { seq } => {
                     trace(|| format!("{} r{i} restored seq {seq}", self.now_ms));
                     self.restored[i as usize].push(seq)
                 }
-                Action::ViewEntered { view } => trace(|| {
-                    format!(
-                        "{} r{i} entered view {view} (exec {})",
-                        self.now_ms,
-                        self.replicas[i as usize].replica.executed_seq()
-                    )
-                }),
+                Action::ViewEntered { view } => {
+                    trace(|| format!("{} r{i} entered view {view} (exec {})", self.now_ms, self.replicas[i as usize].replica.executed_seq()))
+                }
                 Action::Rejected { reason } => {
                     if std::env::var_os("TRACE_REJECT").is_some() {
                         eprintln!("{} r{i} rejected {reason:?}", self.now_ms);
@@ -485,9 +411,7 @@ impl Sim {
         let mut next = false;
         for a in actions {
             match a {
-                ClientAction::Send { to, message } => {
-                    self.send(from, Node::Replica(to.0), &message)
-                }
+                ClientAction::Send { to, message } => self.send(from, Node::Replica(to.0), &message),
                 ClientAction::Broadcast { message } => {
                     for j in 0..self.cfg.n {
                         self.send(from, Node::Replica(j), &message);
@@ -497,10 +421,7 @@ impl Sim {
                 ClientAction::CancelTimer => self.cancel_timer(from, None),
                 ClientAction::Done { request_id, result } => {
                     let prev = self.clients[c as usize].done.insert(request_id, result);
-                    assert!(
-                        prev.is_none(),
-                        "client {c} request {request_id} completed twice"
-                    );
+                    assert!(prev.is_none(), "client {c} request {request_id} completed twice");
                     next = true;
                 }
             }
@@ -513,12 +434,7 @@ impl Sim {
     /// Runs one event; false when none is left or the time limit passed.
     pub fn step(&mut self) -> bool {
         if self.delivered > 3_000_000 {
-            panic!(
-                "message storm: {} deliveries by t={} ms\n{}",
-                self.delivered,
-                self.now_ms,
-                self.dump()
-            );
+            panic!("message storm: {} deliveries by t={} ms\n{}", self.delivered, self.now_ms, self.dump());
         }
         let Some((&(at, order), _)) = self.events.iter().next() else {
             return false;
@@ -540,29 +456,17 @@ impl Sim {
                             Node::Replica(r) => Peer::Replica(ReplicaId(r)),
                             Node::Client(c) => Peer::Client(ClientId(c)),
                         };
-                        self.replica_input(
-                            i,
-                            Input::Message {
-                                from: peer,
-                                message,
-                            },
-                        );
+                        self.replica_input(i, Input::Message { from: peer, message });
                     }
                     Node::Client(c) => {
                         if let (Node::Replica(r), Message::Reply(reply)) = (from, message) {
-                            let actions = self.clients[c as usize]
-                                .client
-                                .on_reply(ReplicaId(r), reply);
+                            let actions = self.clients[c as usize].client.on_reply(ReplicaId(r), reply);
                             self.apply_client_actions(c, actions);
                         }
                     }
                 }
             }
-            EventKind::Timer {
-                node,
-                kind,
-                generation,
-            } => {
+            EventKind::Timer { node, kind, generation } => {
                 if self.timer_generations.get(&(node, kind)) != Some(&generation) {
                     return true;
                 }
@@ -580,9 +484,7 @@ impl Sim {
     }
 
     pub fn all_done(&self) -> bool {
-        self.clients
-            .iter()
-            .all(|c| c.ops.is_empty() && !c.client.is_busy())
+        self.clients.iter().all(|c| c.ops.is_empty() && !c.client.is_busy())
     }
 
     /// Runs until every client finished, or the time limit.
@@ -627,31 +529,16 @@ impl Sim {
         let epoch = self.epochs[i as usize];
         let keys = MemUsig::cluster_keys(self.cfg.n as usize, USIG_SEED);
         self.replicas[i as usize] = ReplicaNode {
-            replica: Replica::new(
-                replica_config(self.cfg.n, i, &self.cfg, self.cfg.clients),
-                KvStore::new(),
-            ),
+            replica: Replica::new(replica_config(self.cfg.n, i, &self.cfg, self.cfg.clients), KvStore::new()),
             usig: MemUsig::new(UsigId(i), epoch, keys),
             up: true,
         };
         for j in 0..self.cfg.n {
-            self.replica_input(
-                i,
-                Input::EpochAccepted {
-                    replica: ReplicaId(j),
-                    epoch: self.epochs[j as usize],
-                },
-            );
+            self.replica_input(i, Input::EpochAccepted { replica: ReplicaId(j), epoch: self.epochs[j as usize] });
         }
         for j in 0..self.cfg.n {
             if j != i {
-                self.replica_input(
-                    j,
-                    Input::EpochAccepted {
-                        replica: ReplicaId(i),
-                        epoch,
-                    },
-                );
+                self.replica_input(j, Input::EpochAccepted { replica: ReplicaId(i), epoch });
             }
         }
         self.replica_input(i, Input::Start { recovering: true });
@@ -662,15 +549,8 @@ impl Sim {
     pub fn check(&self, honest: &[u32]) {
         // Agreement: every seq executed the same way wherever it was executed.
         let mut order: BTreeMap<u64, Vec<(usize, ClientId, u64)>> = BTreeMap::new();
-        let histories = honest
-            .iter()
-            .map(|&i| (i, &self.executed[i as usize]))
-            .chain(
-                self.past
-                    .iter()
-                    .filter(|(i, _)| honest.contains(i))
-                    .map(|(i, h)| (*i, h)),
-            );
+        let histories =
+            honest.iter().map(|&i| (i, &self.executed[i as usize])).chain(self.past.iter().filter(|(i, _)| honest.contains(i)).map(|(i, h)| (*i, h)));
         for (i, history) in histories {
             for (seq, entries) in history {
                 let mut e = entries.clone();
@@ -689,14 +569,8 @@ impl Sim {
         let mut seen = BTreeSet::new();
         for (seq, entries) in &order {
             for (_, c, rid) in entries {
-                assert!(
-                    seen.insert((*c, *rid)),
-                    "({c:?}, {rid}) executed twice (again at seq {seq})"
-                );
-                assert!(
-                    self.clients[c.0 as usize].sent.contains_key(rid),
-                    "validity: ({c:?}, {rid}) was never issued"
-                );
+                assert!(seen.insert((*c, *rid)), "({c:?}, {rid}) executed twice (again at seq {seq})");
+                assert!(self.clients[c.0 as usize].sent.contains_key(rid), "validity: ({c:?}, {rid}) was never issued");
             }
         }
         // Client results against the sequential model.
@@ -711,11 +585,7 @@ impl Sim {
         for (ci, c) in self.clients.iter().enumerate() {
             for (rid, result) in &c.done {
                 let want = expected.get(&(ClientId(ci as u64), *rid));
-                assert_eq!(
-                    want,
-                    Some(result),
-                    "client {ci} request {rid}: result differs from the agreed order"
-                );
+                assert_eq!(want, Some(result), "client {ci} request {rid}: result differs from the agreed order");
             }
         }
         // Replicas that are up and caught up hold the model's state.
@@ -736,26 +606,26 @@ impl Sim {
                 .collect();
             out += &format!(
                 "r{i} up={} view={} changing={:?} exec={} stable={} pending={} fetching={} log={} slots={} rej=[{}]\n",
-                r.up, rp.view(), rp.changing_to(), rp.executed_seq(), rp.stable_checkpoint().seq,
-                rp.pending_len(), rp.is_fetching_state(), rp.sent_log_len(), rp.slots_len(), rej.join(" ")
+                r.up,
+                rp.view(),
+                rp.changing_to(),
+                rp.executed_seq(),
+                rp.stable_checkpoint().seq,
+                rp.pending_len(),
+                rp.is_fetching_state(),
+                rp.sent_log_len(),
+                rp.slots_len(),
+                rej.join(" ")
             );
         }
         for (ci, c) in self.clients.iter().enumerate() {
-            out += &format!(
-                "c{ci} left={} busy={:?}\n",
-                c.ops.len(),
-                c.client.outstanding().map(|r| r.request_id)
-            );
+            out += &format!("c{ci} left={} busy={:?}\n", c.ops.len(), c.client.outstanding().map(|r| r.request_id));
         }
         out
     }
 
     pub fn max_executed(&self) -> u64 {
-        self.replicas
-            .iter()
-            .map(|r| r.replica.executed_seq())
-            .max()
-            .unwrap_or(0)
+        self.replicas.iter().map(|r| r.replica.executed_seq()).max().unwrap_or(0)
     }
 }
 
@@ -775,10 +645,7 @@ pub fn kv_workload(rng: &mut Rng, client: u64, i: usize) -> KvOp {
     match rng.below(4) {
         0 => KvOp::Get { key },
         1 => KvOp::Delete { key },
-        _ => KvOp::Put {
-            key,
-            value: format!("c{client}-{i}").into_bytes(),
-        },
+        _ => KvOp::Put { key, value: format!("c{client}-{i}").into_bytes() },
     }
 }
 

@@ -27,23 +27,16 @@ unsafe impl Sync for TestRegion {}
 impl TestRegion {
     pub fn new(capacity_bytes: usize) -> Self {
         let len_bytes = HEADER_BYTES + capacity_bytes;
-        let layout =
-            Layout::from_size_align(len_bytes + 2 * GUARD_BYTES, CACHE_LINE_BYTES).unwrap();
+        let layout = Layout::from_size_align(len_bytes + 2 * GUARD_BYTES, CACHE_LINE_BYTES).unwrap();
         // SAFETY: the layout has non-zero size.
         let alloc = unsafe { alloc_zeroed(layout) };
         assert!(!alloc.is_null());
-        let region = TestRegion {
-            alloc,
-            layout,
-            len_bytes,
-        };
+        let region = TestRegion { alloc, layout, len_bytes };
         for i in 0..GUARD_BYTES {
             // SAFETY: both guard areas lie inside the allocation.
             unsafe {
                 alloc.add(i).write_volatile(GUARD_BYTE);
-                alloc
-                    .add(GUARD_BYTES + len_bytes + i)
-                    .write_volatile(GUARD_BYTE);
+                alloc.add(GUARD_BYTES + len_bytes + i).write_volatile(GUARD_BYTE);
             }
         }
         region
@@ -97,14 +90,7 @@ impl TestRegion {
     pub fn guards_intact(&self) -> bool {
         (0..GUARD_BYTES).all(|i| {
             // SAFETY: both guard areas lie inside the allocation.
-            unsafe {
-                self.alloc.add(i).read_volatile() == GUARD_BYTE
-                    && self
-                        .alloc
-                        .add(GUARD_BYTES + self.len_bytes + i)
-                        .read_volatile()
-                        == GUARD_BYTE
-            }
+            unsafe { self.alloc.add(i).read_volatile() == GUARD_BYTE && self.alloc.add(GUARD_BYTES + self.len_bytes + i).read_volatile() == GUARD_BYTE }
         })
     }
 }

@@ -22,7 +22,9 @@
 #![no_std]
 #![no_main]
 
-use rampart_runtime::{clock, exit_system, pd_name, Channel, ChannelSet, Child, Fault, FaultAction, Handler, NoPpCall, Notify, ReadOnly, ReadWrite, Region, Unhandled};
+use rampart_runtime::{
+    clock, exit_system, pd_name, Channel, ChannelSet, Child, Fault, FaultAction, Handler, NoPpCall, Notify, ReadOnly, ReadWrite, Region, Unhandled,
+};
 
 const TICK_NS: u64 = 10_000_000;
 const ROUNDS: u64 = 20;

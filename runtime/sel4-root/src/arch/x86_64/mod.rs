@@ -173,7 +173,17 @@ pub fn irq_refusal_hint(source: &IrqSource) -> &'static str {
 /// capability data narrows it, and the kernel refuses to widen it).
 pub fn mint_ioports(ipc: &IpcBuffer, cnode: CPtr, index: u64, depth: u8, first: u16, last: u16) -> Result<(), Refused> {
     let full = abi::WORD_BITS as u8;
-    Ok(crate::sys::cnode_mint(ipc, cnode, index, depth, abi::CAP_INIT_THREAD_CNODE, abi::CAP_IO_PORT, full, abi::CAP_RIGHTS_ALL, abi::io_port_cap_data(first, last))?)
+    Ok(crate::sys::cnode_mint(
+        ipc,
+        cnode,
+        index,
+        depth,
+        abi::CAP_INIT_THREAD_CNODE,
+        abi::CAP_IO_PORT,
+        full,
+        abi::CAP_RIGHTS_ALL,
+        abi::io_port_cap_data(first, last),
+    )?)
 }
 
 /// `X86_IOPort_Out8`: write `value` to `port` if the capability covers it.
