@@ -104,62 +104,20 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
     let mut used_regions = vec![false; sys.regions.len()];
     for pd in &sys.pds {
         let limit = arch.stack_top() - pd.stack_size_bytes - STACK_GUARD_BYTES;
-        // Start → (end, map) of the disjoint ranges placed so far.
-        let mut placed: BTreeMap<u64, (u64, &Map)> = BTreeMap::new();
-        for m in &pd.maps {
-            let Some(&ri) = mr_by_name.get(m.mr.as_str()) else {
-                diags.push(
-                    Diagnostic::error(format!("<map> names memory region `{}`, which does not exist", m.mr))
-                        .at(m.attrs.get("mr").unwrap_or(m.span.clone()))
-                        .on("map")
-                        .help(region_names()),
-                );
-                continue;
-            };
-            used_regions[ri] = true;
-            let r = &sys.regions[ri];
-            let vspan = m.attrs.get("vaddr").unwrap_or(m.span.clone());
-            if m.vaddr % r.page_size_bytes != 0 {
-                diags.push(
-                    Diagnostic::error(format!("vaddr {:#x} is not aligned to the page size of `{}` ({:#x})", m.vaddr, r.name, r.page_size_bytes))
-                        .at(vspan)
-                        .on("map")
-                        .help(format!("vaddr must be a multiple of {:#x}", r.page_size_bytes)),
-                );
-                continue;
-            }
-            let end = m.vaddr.checked_add(r.size_bytes).filter(|&e| e <= limit);
-            let Some(end) = end else {
-                diags.push(
-                    Diagnostic::error(format!(
-                        "`{}` mapped at {:#x} ({:#x} bytes) runs past {limit:#x}, where `{}`'s stack guard begins",
-                        r.name, m.vaddr, r.size_bytes, pd.name
-                    ))
-                    .at(vspan)
-                    .on("map")
-                    .help(format!(
-                        "maps must end at or below {limit:#x} on {}: the top of the user window holds the stack ({:#x} bytes), a guard page and the IPC buffer",
-                        arch.name(),
-                        pd.stack_size_bytes
-                    )),
-                );
-                continue;
-            };
-            if let Some((s, (e, other))) = placed.range(..end).next_back().filter(|(_, (e, _))| m.vaddr < *e) {
-                diags.push(
-                    Diagnostic::error(format!(
-                        "`{}` mapped at [{:#x}, {end:#x}) overlaps `{}` at [{s:#x}, {e:#x}) in `{}`",
-                        r.name, m.vaddr, other.mr, pd.name
-                    ))
-                    .at(vspan)
-                    .on("map")
-                    .note(format!("the other map is on line {}", line(&other.span)))
-                    .help("give each map in a protection domain its own address range"),
-                );
-                continue;
-            }
-            placed.insert(m.vaddr, (end, m));
-        }
+        let past_limit = |r: &Region, m: &Map| {
+            Diagnostic::error(format!(
+                "`{}` mapped at {:#x} ({:#x} bytes) runs past {limit:#x}, where `{}`'s stack guard begins",
+                r.name, m.vaddr, r.size_bytes, pd.name
+            ))
+            .help(format!(
+                "maps must end at or below {limit:#x} on {}: the top of the user window holds the stack ({:#x} bytes), a guard page and the IPC buffer",
+                arch.name(),
+                pd.stack_size_bytes
+            ))
+        };
+        let owner = format!("`{}`", pd.name);
+        let places = MapPlaces { limit, past_limit: &past_limit, owner: &owner, overlap_help: "give each map in a protection domain its own address range" };
+        place_maps(&pd.maps, sys, &mr_by_name, &mut used_regions, &places, &line, &region_names(), diags);
         for s in &pd.setvars {
             if let Some(&ri) = mr_by_name.get(s.region_paddr.as_str()) {
                 used_regions[ri] = true;
@@ -214,57 +172,18 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
                 );
             }
         }
-        let mut placed: BTreeMap<u64, (u64, &Map)> = BTreeMap::new();
-        for m in &vm.maps {
-            let Some(&ri) = mr_by_name.get(m.mr.as_str()) else {
-                diags.push(
-                    Diagnostic::error(format!("<map> names memory region `{}`, which does not exist", m.mr))
-                        .at(m.attrs.get("mr").unwrap_or(m.span.clone()))
-                        .on("map")
-                        .help(region_names()),
-                );
-                continue;
-            };
-            used_regions[ri] = true;
-            let r = &sys.regions[ri];
-            let vspan = m.attrs.get("vaddr").unwrap_or(m.span.clone());
-            if m.vaddr % r.page_size_bytes != 0 {
-                diags.push(
-                    Diagnostic::error(format!("vaddr {:#x} is not aligned to the page size of `{}` ({:#x})", m.vaddr, r.name, r.page_size_bytes))
-                        .at(vspan)
-                        .on("map")
-                        .help(format!("vaddr must be a multiple of {:#x}", r.page_size_bytes)),
-                );
-                continue;
-            }
-            let top = arch.user_top();
-            let Some(end) = m.vaddr.checked_add(r.size_bytes).filter(|&e| e <= top) else {
-                diags.push(
-                    Diagnostic::error(format!(
-                        "`{}` mapped at {:#x} ({:#x} bytes) runs past {top:#x}, the end of the guest's address space",
-                        r.name, m.vaddr, r.size_bytes
-                    ))
-                    .at(vspan)
-                    .on("map")
-                    .help(format!("guest maps end at or below {top:#x} on {}", arch.name())),
-                );
-                continue;
-            };
-            if let Some((s, (e, other))) = placed.range(..end).next_back().filter(|(_, (e, _))| m.vaddr < *e) {
-                diags.push(
-                    Diagnostic::error(format!(
-                        "`{}` mapped at [{:#x}, {end:#x}) overlaps `{}` at [{s:#x}, {e:#x}) in virtual machine `{}`",
-                        r.name, m.vaddr, other.mr, vm.name
-                    ))
-                    .at(vspan)
-                    .on("map")
-                    .note(format!("the other map is on line {}", line(&other.span)))
-                    .help("give each map in a virtual machine its own guest-physical range"),
-                );
-                continue;
-            }
-            placed.insert(m.vaddr, (end, m));
-        }
+        let top = arch.user_top();
+        let past_limit = |r: &Region, m: &Map| {
+            Diagnostic::error(format!(
+                "`{}` mapped at {:#x} ({:#x} bytes) runs past {top:#x}, the end of the guest's address space",
+                r.name, m.vaddr, r.size_bytes
+            ))
+            .help(format!("guest maps end at or below {top:#x} on {}", arch.name()))
+        };
+        let owner = format!("virtual machine `{}`", vm.name);
+        let places =
+            MapPlaces { limit: top, past_limit: &past_limit, owner: &owner, overlap_help: "give each map in a virtual machine its own guest-physical range" };
+        place_maps(&vm.maps, sys, &mr_by_name, &mut used_regions, &places, &line, &region_names(), diags);
     }
 
     // IOMMU address spaces: unique names, domain ids and devices; maps of existing small-page
@@ -661,6 +580,72 @@ pub fn validate(src: &str, sys: &System, board: &Board, base_dir: Option<&Path>,
 
 /// Most names a help text lists.
 const MAX_LISTED_NAMES: usize = 20;
+
+/// Where one owner's maps may go: below `limit`, each in its own range.
+struct MapPlaces<'a> {
+    limit: u64,
+    /// The error for a map that runs past `limit` (located and tagged by [`place_maps`]).
+    past_limit: &'a dyn Fn(&Region, &Map) -> Diagnostic,
+    /// How overlap errors name the owner: "`pd`" or "virtual machine `vm`".
+    owner: &'a str,
+    overlap_help: &'a str,
+}
+
+/// Check one owner's maps (a PD's, or a virtual machine's guest maps): each names an existing
+/// region, is aligned to its page size, ends at or below the limit, and overlaps no other map of
+/// the same owner. Marks the regions used.
+#[allow(clippy::too_many_arguments)]
+fn place_maps(
+    maps: &[Map],
+    sys: &System,
+    mr_by_name: &HashMap<&str, usize>,
+    used_regions: &mut [bool],
+    places: &MapPlaces,
+    line: &dyn Fn(&Span) -> usize,
+    region_names: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    // Start → (end, map) of the disjoint ranges placed so far.
+    let mut placed: BTreeMap<u64, (u64, &Map)> = BTreeMap::new();
+    for m in maps {
+        let Some(&ri) = mr_by_name.get(m.mr.as_str()) else {
+            diags.push(
+                Diagnostic::error(format!("<map> names memory region `{}`, which does not exist", m.mr))
+                    .at(m.attrs.get("mr").unwrap_or(m.span.clone()))
+                    .on("map")
+                    .help(region_names.to_string()),
+            );
+            continue;
+        };
+        used_regions[ri] = true;
+        let r = &sys.regions[ri];
+        let vspan = m.attrs.get("vaddr").unwrap_or(m.span.clone());
+        if m.vaddr % r.page_size_bytes != 0 {
+            diags.push(
+                Diagnostic::error(format!("vaddr {:#x} is not aligned to the page size of `{}` ({:#x})", m.vaddr, r.name, r.page_size_bytes))
+                    .at(vspan)
+                    .on("map")
+                    .help(format!("vaddr must be a multiple of {:#x}", r.page_size_bytes)),
+            );
+            continue;
+        }
+        let Some(end) = m.vaddr.checked_add(r.size_bytes).filter(|&e| e <= places.limit) else {
+            diags.push((places.past_limit)(r, m).at(vspan).on("map"));
+            continue;
+        };
+        if let Some((s, (e, other))) = placed.range(..end).next_back().filter(|(_, (e, _))| m.vaddr < *e) {
+            diags.push(
+                Diagnostic::error(format!("`{}` mapped at [{:#x}, {end:#x}) overlaps `{}` at [{s:#x}, {e:#x}) in {}", r.name, m.vaddr, other.mr, places.owner))
+                    .at(vspan)
+                    .on("map")
+                    .note(format!("the other map is on line {}", line(&other.span)))
+                    .help(places.overlap_help.to_string()),
+            );
+            continue;
+        }
+        placed.insert(m.vaddr, (end, m));
+    }
+}
 
 /// "`a`, `b`, `c`" in sorted order, at most [`MAX_LISTED_NAMES`] of them, then how many more.
 fn name_list<'n>(names: impl Iterator<Item = &'n str>) -> String {
