@@ -333,6 +333,19 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         }
     }
 
+    /// A number attribute that must be there: `None` (with a diagnostic) when it is missing or
+    /// malformed. `what` is for the range message, `missing` for the "add it" help.
+    fn required_number(&mut self, a: &Attrs, name: &str, min: u64, max: u64, what: &str, missing: &str) -> Option<u64> {
+        match self.number(a, name, min, max, what) {
+            Some(Some(v)) => Some(v),
+            Some(None) => {
+                self.required(a, name, missing);
+                None
+            }
+            None => None,
+        }
+    }
+
     fn boolean(&mut self, a: &Attrs, name: &str, default: bool) -> bool {
         let value = match name.strip_prefix("rampart:") {
             Some(local) => a.node.attribute((RAMPART_NAMESPACE, local)),
@@ -657,14 +670,7 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         self.elements(node, "map").iter().for_each(|c| self.unknown_child(c, "map", &[]));
         let mr = self.name(&a, "mr", "the name of the memory region to map");
         let top = self.board.arch.user_top() - 1;
-        let vaddr = match self.number(&a, "vaddr", 0, top, "the virtual address to map the region at") {
-            Some(Some(v)) => Some(v),
-            Some(None) => {
-                self.required(&a, "vaddr", "the virtual address to map the region at");
-                None
-            }
-            None => None,
-        };
+        let vaddr = self.required_number(&a, "vaddr", 0, top, "the virtual address to map the region at", "the virtual address to map the region at");
         let perms = self.perms(&a);
         let cached = self.boolean(&a, "cached", true);
         let setvar_vaddr = self.optional_name(&a, "setvar_vaddr", "the program symbol to patch with the vaddr");
@@ -721,22 +727,17 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             let a = self.attrs(node, tag, X86_IRQ_ATTRS);
             let id = self.id(&a, "IRQ");
             let ioapic = self.number(&a, "ioapic", 0, X86_IOAPIC_COUNT - 1, "the I/O APIC's index").flatten().unwrap_or(0) as u8;
-            let pin = match self.number(&a, "pin", 0, X86_IOAPIC_PINS - 1, "the I/O APIC input pin") {
-                Some(Some(v)) => Some(v as u8),
-                Some(None) => {
-                    self.required(&a, "pin", "the I/O APIC input pin, 0 to 23");
-                    None
-                }
-                None => None,
-            };
-            let vector = match self.number(&a, "vector", 0, X86_MAX_IRQ_VECTOR, "the CPU vector it is delivered on") {
-                Some(Some(v)) => Some(v as u8),
-                Some(None) => {
-                    self.required(&a, "vector", &format!("the CPU vector it is delivered on, 0 to {X86_MAX_IRQ_VECTOR}"));
-                    None
-                }
-                None => None,
-            };
+            let pin = self.required_number(&a, "pin", 0, X86_IOAPIC_PINS - 1, "the I/O APIC input pin", "the I/O APIC input pin, 0 to 23").map(|v| v as u8);
+            let vector = self
+                .required_number(
+                    &a,
+                    "vector",
+                    0,
+                    X86_MAX_IRQ_VECTOR,
+                    "the CPU vector it is delivered on",
+                    &format!("the CPU vector it is delivered on, 0 to {X86_MAX_IRQ_VECTOR}"),
+                )
+                .map(|v| v as u8);
             let trigger = self.trigger(&a);
             let polarity = match node.attribute("polarity") {
                 None | Some("high") => Polarity::ActiveHigh,
@@ -803,22 +804,18 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             Some(text) => self.pci(&a, "pcidev", text),
             None => None,
         };
-        let handle = match self.number(&a, "handle", 0, u64::MAX, "the value programmed into the data of the MSI") {
-            Some(Some(v)) => Some(v),
-            Some(None) => {
-                self.required(&a, "handle", "the value programmed into the data of the MSI");
-                None
-            }
-            None => None,
-        };
-        let vector = match self.number(&a, "vector", 0, X86_MAX_IRQ_VECTOR, "the CPU vector it is delivered on") {
-            Some(Some(v)) => Some(v as u8),
-            Some(None) => {
-                self.required(&a, "vector", &format!("the CPU vector it is delivered on, 0 to {X86_MAX_IRQ_VECTOR}"));
-                None
-            }
-            None => None,
-        };
+        let handle =
+            self.required_number(&a, "handle", 0, u64::MAX, "the value programmed into the data of the MSI", "the value programmed into the data of the MSI");
+        let vector = self
+            .required_number(
+                &a,
+                "vector",
+                0,
+                X86_MAX_IRQ_VECTOR,
+                "the CPU vector it is delivered on",
+                &format!("the CPU vector it is delivered on, 0 to {X86_MAX_IRQ_VECTOR}"),
+            )
+            .map(|v| v as u8);
         let setvar_id = self.optional_name(&a, "setvar_id", "the program symbol to patch with the id");
         Some(Msi { id: id?, pcidev: pcidev?, handle: handle?, vector: vector?, setvar_id, span: tag_span(&node), attrs: a.spans })
     }
