@@ -11,12 +11,16 @@
 //! life, the start-up seccomp filter; its runtime adds the strict filter on every thread before
 //! the component's `init`. Where the host refuses a namespace, the supervisor says so once.
 //!
-//! Then it plays the monitor: it logs each PD's output with the PD's name, receives fault reports,
+//! Then it plays the monitor, never waiting on a PD (non-blocking or polled descriptors, a budget
+//! of log bytes and control records per PD per round, a tick of [`SUPERVISOR_TICK_MS`]): it logs
+//! each PD's output behind the PD's name with control characters escaped, receives fault reports,
 //! fails calls a faulted PD was serving (the caller gets `LABEL_CALL_FAILED` instead of hanging),
-//! hands a child's fault to its parent's `fault` entry, and otherwise applies the restart policy:
-//! a restart is a fresh process (fresh private memory) on the same shared regions, at most
-//! [`RESTARTS_MAX`] times in [`RESTART_WINDOW_MS`], after which the PD is held. Ctrl-C (SIGINT),
-//! SIGTERM and SIGHUP stop every PD; no process outlives the supervisor.
+//! and carries out what the supervision core (`rampart_supervision`) decides: a child's fault to
+//! its parent's `fault` entry (a restart only for a parent granted `rampart:restart_children`,
+//! rate-limited per parent), the restart policy for the others (a fresh process, fresh private
+//! memory, the same shared regions, at most `RESTARTS_MAX` times in `RESTART_WINDOW_NS`, then
+//! held), the end of the system for a PD granted `rampart:exit_system` (any other that asks is
+//! faulted). Ctrl-C (SIGINT), SIGTERM and SIGHUP stop every PD; no process outlives the supervisor.
 
 mod confine;
 
