@@ -926,7 +926,7 @@ impl Supervisor {
             let report = self.pds[i].report.take().unwrap_or(what);
             note(&format!("fault in PD `{}`: {report}", self.pds[i].name));
             self.fail_pending_calls(i);
-            self.life.fault(i, fault);
+            // The process is gone: its fault and the end of its life are one event here.
             let actions = self.life.stopped(i, fault, self.now_ns());
             if let Some(status) = self.apply(actions) {
                 end.get_or_insert(status);

@@ -346,6 +346,12 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         }
     }
 
+    /// The `vector` of an x86 interrupt (I/O APIC or MSI): required, 0 to [`X86_MAX_IRQ_VECTOR`].
+    fn irq_vector(&mut self, a: &Attrs) -> Option<u8> {
+        let what = "the CPU vector it is delivered on";
+        self.required_number(a, "vector", 0, X86_MAX_IRQ_VECTOR, what, &format!("{what}, 0 to {X86_MAX_IRQ_VECTOR}")).map(|v| v as u8)
+    }
+
     fn boolean(&mut self, a: &Attrs, name: &str, default: bool) -> bool {
         let value = match name.strip_prefix("rampart:") {
             Some(local) => a.node.attribute((RAMPART_NAMESPACE, local)),
@@ -728,16 +734,7 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
             let id = self.id(&a, "IRQ");
             let ioapic = self.number(&a, "ioapic", 0, X86_IOAPIC_COUNT - 1, "the I/O APIC's index").flatten().unwrap_or(0) as u8;
             let pin = self.required_number(&a, "pin", 0, X86_IOAPIC_PINS - 1, "the I/O APIC input pin", "the I/O APIC input pin, 0 to 23").map(|v| v as u8);
-            let vector = self
-                .required_number(
-                    &a,
-                    "vector",
-                    0,
-                    X86_MAX_IRQ_VECTOR,
-                    "the CPU vector it is delivered on",
-                    &format!("the CPU vector it is delivered on, 0 to {X86_MAX_IRQ_VECTOR}"),
-                )
-                .map(|v| v as u8);
+            let vector = self.irq_vector(&a);
             let trigger = self.trigger(&a);
             let polarity = match node.attribute("polarity") {
                 None | Some("high") => Polarity::ActiveHigh,
@@ -806,16 +803,7 @@ impl<'s, 'b, 'd> Parser<'s, 'b, 'd> {
         };
         let handle =
             self.required_number(&a, "handle", 0, u64::MAX, "the value programmed into the data of the MSI", "the value programmed into the data of the MSI");
-        let vector = self
-            .required_number(
-                &a,
-                "vector",
-                0,
-                X86_MAX_IRQ_VECTOR,
-                "the CPU vector it is delivered on",
-                &format!("the CPU vector it is delivered on, 0 to {X86_MAX_IRQ_VECTOR}"),
-            )
-            .map(|v| v as u8);
+        let vector = self.irq_vector(&a);
         let setvar_id = self.optional_name(&a, "setvar_id", "the program symbol to patch with the id");
         Some(Msi { id: id?, pcidev: pcidev?, handle: handle?, vector: vector?, setvar_id, span: tag_span(&node), attrs: a.spans })
     }
